@@ -1,0 +1,74 @@
+"""Snapshot objects (file type 1): the tree of groups and arrays at one commit."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DimensionShape:
+    """Length of one array dimension and of its chunks along it."""
+
+    array_length: int
+    chunk_length: int
+
+
+@dataclass(frozen=True)
+class ManifestRef:
+    """A manifest holding refs of an array, with the chunk index range it covers per dimension.
+
+    ``extents[d]`` is the half-open range ``(from, to)`` of chunk indices along dimension ``d``.
+    """
+
+    manifest_id: bytes
+    extents: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
+class ArrayNodeData:
+    """What the snapshot records of an array beyond its zarr metadata."""
+
+    shape: tuple[DimensionShape, ...]
+    dimension_names: tuple[str | None, ...] | None
+    manifests: tuple[ManifestRef, ...]
+
+
+@dataclass(frozen=True)
+class NodeSnapshot:
+    """A group (``array is None``) or an array at an absolute path (``/``, ``/a/b``)."""
+
+    node_id: bytes
+    path: str
+    user_data: bytes
+    array: ArrayNodeData | None = None
+
+    @property
+    def is_array(self) -> bool:
+        return self.array is not None
+
+
+@dataclass(frozen=True)
+class ManifestFileInfo:
+    """A manifest file the snapshot points to."""
+
+    manifest_id: bytes
+    size_bytes: int
+    num_chunk_refs: int
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A commit: its nodes sorted by path, message, metadata and manifests.
+
+    ``flushed_at`` is microseconds since the Unix epoch (UTC). ``metadata`` holds JSON values.
+    """
+
+    snapshot_id: bytes
+    parent_id: bytes | None
+    flushed_at: int
+    message: str
+    metadata: Mapping[str, Any]
+    nodes: tuple[NodeSnapshot, ...]
+    manifest_files: tuple[ManifestFileInfo, ...] = field(default=())
