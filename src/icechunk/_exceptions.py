@@ -126,7 +126,7 @@ class SessionError(IcechunkError):
     """A session was used in a way its state does not allow."""
 
 
-class ReadOnlySessionError(SessionError):
+class ReadOnlySessionError(SessionError, ValueError):
     """A write was attempted through a read-only session or store."""
 
 

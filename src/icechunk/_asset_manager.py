@@ -1,0 +1,193 @@
+"""Typed, cached I/O of repository objects: the only module that knows both storage and format.
+
+Object keys: ``snapshots/<id>``, ``manifests/<id>``, ``transactions/<snapshot id>``,
+``chunks/<id>``. Immutable objects are cached by id (snapshots, manifests and transaction logs
+by count, chunk bytes not at all: zarr caches decoded data itself). Concurrent requests for the
+same uncached object share one fetch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from ._exceptions import ObjectNotFoundError, SnapshotNotFoundError, StorageError
+from ._format.header import FileType, decode_file, encode_file
+from ._format.ids import encode_id
+from ._format.manifest import Manifest, decode_manifest, encode_manifest
+from ._format.snapshot import Snapshot, decode_snapshot, encode_snapshot
+from ._format.transaction_log import (
+    TransactionLog,
+    decode_transaction_log,
+    encode_transaction_log,
+)
+from .storage._backend import ByteRange, PutMode, StorageBackend
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+SNAPSHOTS = "snapshots/"
+MANIFESTS = "manifests/"
+TRANSACTIONS = "transactions/"
+CHUNKS = "chunks/"
+
+
+class _LruCache(Generic[K, V]):
+    """A count-bounded LRU cache whose misses are fetched once even when awaited concurrently."""
+
+    def __init__(self, capacity: int):
+        self._capacity = max(0, capacity)
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._in_flight: dict[K, asyncio.Future[V]] = {}
+
+    async def get_or_fetch(self, key: K, fetch: Callable[[], Awaitable[V]]) -> V:
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key]
+        pending = self._in_flight.get(key)
+        if pending is not None and pending.get_loop() is asyncio.get_running_loop():
+            return await asyncio.shield(pending)
+        future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
+        self._in_flight[key] = future
+        try:
+            value = await fetch()
+        except BaseException as e:
+            future.set_exception(e)
+            future.exception()  # mark retrieved: waiters re-raise it themselves
+            raise
+        finally:
+            self._in_flight.pop(key, None)
+        future.set_result(value)
+        self.put(key, value)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        if self._capacity == 0:
+            return
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self._capacity:
+            self._items.popitem(last=False)
+
+
+@dataclass(frozen=True)
+class AssetSettings:
+    """What the asset manager needs from the repository configuration."""
+
+    compression_level: int = 3
+    snapshot_cache_size: int = 64
+    manifest_cache_size: int = 256
+    transaction_cache_size: int = 64
+
+
+class AssetManager:
+    """Reads and writes typed repository objects through a storage backend."""
+
+    def __init__(self, backend: StorageBackend, settings: AssetSettings | None = None):
+        self.backend = backend
+        self.settings = settings or AssetSettings()
+        self._snapshots: _LruCache[bytes, Snapshot] = _LruCache(self.settings.snapshot_cache_size)
+        self._manifests: _LruCache[bytes, Manifest] = _LruCache(self.settings.manifest_cache_size)
+        self._tx_logs: _LruCache[bytes, TransactionLog] = _LruCache(
+            self.settings.transaction_cache_size
+        )
+
+    # --- snapshots ---------------------------------------------------------------------------
+
+    async def fetch_snapshot(self, snapshot_id: bytes) -> Snapshot:
+        """The snapshot ``snapshot_id``; SnapshotNotFoundError if it is not in the repository."""
+
+        async def load() -> Snapshot:
+            name = encode_id(snapshot_id)
+            try:
+                raw = await self.backend.get(SNAPSHOTS + name)
+            except ObjectNotFoundError:
+                raise SnapshotNotFoundError(
+                    f"snapshot {name} does not exist in this repository"
+                ) from None
+            return decode_snapshot(decode_file(raw, FileType.SNAPSHOT, what=f"snapshot {name}"))
+
+        return await self._snapshots.get_or_fetch(snapshot_id, load)
+
+    async def write_snapshot(self, snapshot: Snapshot) -> None:
+        data = encode_file(
+            FileType.SNAPSHOT,
+            encode_snapshot(snapshot),
+            compression_level=self.settings.compression_level,
+        )
+        await self.backend.put(SNAPSHOTS + encode_id(snapshot.snapshot_id), data)
+        self._snapshots.put(snapshot.snapshot_id, snapshot)
+
+    async def snapshot_exists(self, snapshot_id: bytes) -> bool:
+        return await self.backend.exists(SNAPSHOTS + encode_id(snapshot_id))
+
+    # --- manifests ---------------------------------------------------------------------------
+
+    async def fetch_manifest(self, manifest_id: bytes) -> Manifest:
+        async def load() -> Manifest:
+            name = encode_id(manifest_id)
+            try:
+                raw = await self.backend.get(MANIFESTS + name)
+            except ObjectNotFoundError:
+                raise StorageError(
+                    f"manifest {name} is missing from the repository; it may have been garbage "
+                    "collected or the repository is damaged"
+                ) from None
+            return decode_manifest(decode_file(raw, FileType.MANIFEST, what=f"manifest {name}"))
+
+        return await self._manifests.get_or_fetch(manifest_id, load)
+
+    async def write_manifest(self, manifest: Manifest) -> int:
+        """Write the manifest and return its size in bytes."""
+        data = encode_file(
+            FileType.MANIFEST,
+            encode_manifest(manifest),
+            compression_level=self.settings.compression_level,
+        )
+        await self.backend.put(MANIFESTS + encode_id(manifest.manifest_id), data)
+        self._manifests.put(manifest.manifest_id, manifest)
+        return len(data)
+
+    # --- transaction logs --------------------------------------------------------------------
+
+    async def fetch_transaction_log(self, snapshot_id: bytes) -> TransactionLog:
+        async def load() -> TransactionLog:
+            name = encode_id(snapshot_id)
+            try:
+                raw = await self.backend.get(TRANSACTIONS + name)
+            except ObjectNotFoundError:
+                raise StorageError(
+                    f"transaction log of snapshot {name} is missing from the repository"
+                ) from None
+            return decode_transaction_log(
+                decode_file(raw, FileType.TRANSACTION_LOG, what=f"transaction log {name}")
+            )
+
+        return await self._tx_logs.get_or_fetch(snapshot_id, load)
+
+    async def write_transaction_log(self, log: TransactionLog) -> None:
+        data = encode_file(
+            FileType.TRANSACTION_LOG,
+            encode_transaction_log(log),
+            compression_level=self.settings.compression_level,
+        )
+        await self.backend.put(TRANSACTIONS + encode_id(log.snapshot_id), data)
+        self._tx_logs.put(log.snapshot_id, log)
+
+    # --- chunks ------------------------------------------------------------------------------
+
+    async def fetch_chunk(self, chunk_id: bytes, byte_range: ByteRange | None = None) -> bytes:
+        name = encode_id(chunk_id)
+        try:
+            return await self.backend.get(CHUNKS + name, byte_range)
+        except ObjectNotFoundError:
+            raise StorageError(
+                f"chunk {name} is missing from the repository; it may have been garbage "
+                "collected or the repository is damaged"
+            ) from None
+
+    async def write_chunk(self, chunk_id: bytes, data: bytes) -> None:
+        await self.backend.put(CHUNKS + encode_id(chunk_id), data, mode=PutMode.OVERWRITE)

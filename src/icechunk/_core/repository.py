@@ -1,0 +1,255 @@
+"""The repository engine: creation, opening, refs, history and diffs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .. import _refs
+from .._asset_manager import AssetManager, AssetSettings
+from .._exceptions import (
+    BranchMovedError,
+    BranchNotFoundError,
+    IcechunkError,
+    ObjectNotFoundError,
+    PreconditionFailedError,
+    ProtectedBranchError,
+    RepositoryAlreadyExistsError,
+    RepositoryNotFoundError,
+)
+from .._format.ids import INITIAL_SNAPSHOT_ID, encode_id
+from .._format.snapshot import Snapshot
+from .session import DEFAULT_INLINE_THRESHOLD, DiffData, SessionCore
+from ..storage._backend import PutMode, StorageBackend
+
+CONFIG_KEY = "config.yaml"
+MAIN_BRANCH = "main"
+INITIAL_COMMIT_MESSAGE = "Repository initialized"
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Values the engine reads from the repository configuration."""
+
+    inline_threshold: int = DEFAULT_INLINE_THRESHOLD
+    assets: AssetSettings = AssetSettings()
+
+
+class RepositoryCore:
+    """Async operations on one repository through one storage backend."""
+
+    def __init__(self, backend: StorageBackend, settings: EngineSettings):
+        self.backend = backend
+        self.settings = settings
+        self.assets = AssetManager(backend, settings.assets)
+        self.default_commit_metadata: dict[str, Any] = {}
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    @staticmethod
+    async def exists(backend: StorageBackend) -> bool:
+        return await backend.exists(_refs.branch_key(MAIN_BRANCH))
+
+    async def initialize(self, config_yaml: bytes | None) -> None:
+        """Write the initial snapshot, the config and the ``main`` branch.
+
+        Raises
+        ------
+        RepositoryAlreadyExistsError
+            When the location already holds a repository.
+        """
+        if await self.exists(self.backend):
+            raise RepositoryAlreadyExistsError(
+                f"a repository already exists at {self.backend.describe()}; use "
+                "Repository.open (or open_or_create) instead"
+            )
+        initial = Snapshot(
+            snapshot_id=INITIAL_SNAPSHOT_ID,
+            parent_id=None,
+            flushed_at=time.time_ns() // 1000,
+            message=INITIAL_COMMIT_MESSAGE,
+            metadata={"__root": True},
+            nodes=(),
+            manifest_files=(),
+        )
+        await self.assets.write_snapshot(initial)
+        if config_yaml is not None:
+            await self.backend.put(CONFIG_KEY, config_yaml)
+        try:
+            await self.backend.put(
+                _refs.branch_key(MAIN_BRANCH), _refs.encode_ref(INITIAL_SNAPSHOT_ID), mode=PutMode.CREATE
+            )
+        except PreconditionFailedError:
+            raise RepositoryAlreadyExistsError(
+                f"a repository was created concurrently at {self.backend.describe()}"
+            ) from None
+
+    async def ensure_exists(self) -> None:
+        if not await self.exists(self.backend):
+            raise RepositoryNotFoundError(
+                f"no Icechunk repository at {self.backend.describe()}: create one with "
+                "Repository.create (or open_or_create)"
+            )
+
+    async def fetch_config_yaml(self) -> bytes | None:
+        try:
+            return await self.backend.get(CONFIG_KEY)
+        except ObjectNotFoundError:
+            return None
+
+    async def save_config_yaml(self, data: bytes) -> None:
+        await self.backend.put(CONFIG_KEY, data)
+
+    # --- refs --------------------------------------------------------------------------------
+
+    async def lookup_branch(self, name: str) -> bytes:
+        return (await _refs.read_branch(self.backend, name)).snapshot_id
+
+    async def lookup_tag(self, name: str) -> bytes:
+        return await _refs.read_tag(self.backend, name)
+
+    async def list_branches(self) -> set[str]:
+        return (await _refs.list_refs(self.backend))[0]
+
+    async def list_tags(self) -> set[str]:
+        return (await _refs.list_refs(self.backend))[1]
+
+    async def create_branch(self, name: str, snapshot_id: bytes) -> None:
+        await self.assets.fetch_snapshot(snapshot_id)
+        await _refs.create_branch(self.backend, name, snapshot_id)
+
+    async def delete_branch(self, name: str) -> None:
+        if name == MAIN_BRANCH:
+            raise ProtectedBranchError("the main branch cannot be deleted")
+        await _refs.read_branch(self.backend, name)
+        await _refs.delete_branch(self.backend, name)
+
+    async def reset_branch(
+        self, name: str, snapshot_id: bytes, from_snapshot_id: bytes | None
+    ) -> None:
+        """Point branch ``name`` at ``snapshot_id``, optionally only if it is at ``from_snapshot_id``."""
+        await self.assets.fetch_snapshot(snapshot_id)
+        current = await _refs.read_branch(self.backend, name)
+        if from_snapshot_id is not None and current.snapshot_id != from_snapshot_id:
+            raise BranchMovedError(
+                f"branch {name!r} points to {encode_id(current.snapshot_id)}, not "
+                f"{encode_id(from_snapshot_id)} as the reset expected; look it up again and retry"
+            )
+        try:
+            await _refs.update_branch(self.backend, name, snapshot_id, current.version)
+        except PreconditionFailedError:
+            raise BranchMovedError(
+                f"branch {name!r} moved while it was being reset; look it up again and retry"
+            ) from None
+
+    async def create_tag(self, name: str, snapshot_id: bytes) -> None:
+        await self.assets.fetch_snapshot(snapshot_id)
+        await _refs.create_tag(self.backend, name, snapshot_id)
+
+    async def delete_tag(self, name: str) -> None:
+        await _refs.delete_tag(self.backend, name)
+
+    async def resolve_version(
+        self,
+        branch: str | None = None,
+        tag: str | None = None,
+        snapshot_id: bytes | None = None,
+    ) -> bytes:
+        """The snapshot id named by exactly one of ``branch``, ``tag`` or ``snapshot_id``."""
+        given = [x for x in (branch, tag, snapshot_id) if x is not None]
+        if len(given) != 1:
+            raise IcechunkError(
+                "give exactly one of branch=, tag= or snapshot_id= to choose a version"
+            )
+        if branch is not None:
+            return await self.lookup_branch(branch)
+        if tag is not None:
+            return await self.lookup_tag(tag)
+        assert snapshot_id is not None
+        await self.assets.fetch_snapshot(snapshot_id)
+        return snapshot_id
+
+    # --- history -----------------------------------------------------------------------------
+
+    async def ancestry(self, snapshot_id: bytes) -> AsyncIterator[Snapshot]:
+        """The snapshot and its ancestors, newest first."""
+        current: bytes | None = snapshot_id
+        while current is not None:
+            snapshot = await self.assets.fetch_snapshot(current)
+            yield snapshot
+            current = snapshot.parent_id
+
+    async def diff(self, from_id: bytes, to_id: bytes) -> DiffData:
+        """What changed from snapshot ``from_id`` to its descendant ``to_id``."""
+        logs = []
+        found = from_id == to_id
+        async for snapshot in self.ancestry(to_id):
+            if snapshot.snapshot_id == from_id:
+                found = True
+                break
+            logs.append(await self.assets.fetch_transaction_log(snapshot.snapshot_id))
+        if not found:
+            raise IcechunkError(
+                f"snapshot {encode_id(from_id)} is not an ancestor of {encode_id(to_id)}; "
+                "diff needs `from` to be an ancestor of `to`"
+            )
+        from_snap = await self.assets.fetch_snapshot(from_id)
+        to_snap = await self.assets.fetch_snapshot(to_id)
+        return _combine_logs(logs, from_snap, to_snap)
+
+    # --- sessions ----------------------------------------------------------------------------
+
+    def session(
+        self, snapshot_id: bytes, branch: str | None, read_only: bool
+    ) -> SessionCore:
+        return SessionCore(
+            self.assets,
+            snapshot_id,
+            branch,
+            read_only,
+            inline_threshold=self.settings.inline_threshold,
+            default_commit_metadata=self.default_commit_metadata,
+        )
+
+
+def _combine_logs(logs: list[Any], from_snap: Snapshot, to_snap: Snapshot) -> DiffData:
+    new_groups: set[bytes] = set()
+    new_arrays: set[bytes] = set()
+    deleted_groups: set[bytes] = set()
+    deleted_arrays: set[bytes] = set()
+    updated_groups: set[bytes] = set()
+    updated_arrays: set[bytes] = set()
+    chunks: dict[bytes, set[tuple[int, ...]]] = {}
+    for log in logs:
+        new_groups |= log.new_groups
+        new_arrays |= log.new_arrays
+        deleted_groups |= log.deleted_groups
+        deleted_arrays |= log.deleted_arrays
+        updated_groups |= log.updated_groups
+        updated_arrays |= log.updated_arrays
+        for nid, coords in log.updated_chunks.items():
+            chunks.setdefault(nid, set()).update(coords)
+    new_ids = new_groups | new_arrays
+    deleted_ids = deleted_groups | deleted_arrays
+    to_paths = {n.node_id: n.path for n in to_snap.nodes}
+    from_paths = {n.node_id: n.path for n in from_snap.nodes}
+
+    def paths(ids: set[bytes], where: Mapping[bytes, str]) -> frozenset[str]:
+        return frozenset(where[i] for i in ids if i in where)
+
+    return DiffData(
+        new_groups=paths(new_groups - deleted_ids, to_paths),
+        new_arrays=paths(new_arrays - deleted_ids, to_paths),
+        deleted_groups=paths(deleted_groups - new_ids, from_paths),
+        deleted_arrays=paths(deleted_arrays - new_ids, from_paths),
+        updated_groups=paths(updated_groups - new_ids - deleted_ids, to_paths),
+        updated_arrays=paths(updated_arrays - new_ids - deleted_ids, to_paths),
+        updated_chunks={
+            to_paths[nid]: frozenset(c) for nid, c in chunks.items() if nid in to_paths and c
+        },
+    )
+
+
+__all__ = ["BranchNotFoundError", "EngineSettings", "RepositoryCore"]

@@ -1,0 +1,486 @@
+"""The session engine: a base snapshot overlaid with a change set, and commits.
+
+``SessionCore`` keeps a materialised view of the current nodes (the base snapshot's nodes with
+the change set applied), built on first use and updated incrementally on every metadata write,
+so node lookups are dictionary lookups. Chunk lookups consult the change set, then the
+manifests of the array (fetched and cached by the asset manager).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from .. import _refs
+from .._asset_manager import AssetManager
+from .._change_set import ArrayDefinition, ChangeSet
+from .._exceptions import (
+    ConflictError,
+    InvalidKeyError,
+    NoChangesToCommitError,
+    PreconditionFailedError,
+    ReadOnlySessionError,
+    SessionError,
+)
+from .._format.ids import encode_id, new_id8, new_id12
+from .._format.manifest import (
+    ChunkCoords,
+    ChunkPayload,
+    ChunkRefTable,
+    InlineChunk,
+    Manifest,
+    NativeChunk,
+    concat_tables,
+)
+from .._format.snapshot import (
+    ArrayNodeData,
+    ManifestFileInfo,
+    ManifestRef,
+    NodeSnapshot,
+    Snapshot,
+)
+from ._nodes import ChunkKeyEncoding, chunk_key_encoding, grid_shape
+
+DEFAULT_INLINE_THRESHOLD = 512
+
+
+@dataclass(frozen=True)
+class DiffData:
+    """Paths changed between two states (the engine's form of the public ``Diff``)."""
+
+    new_groups: frozenset[str] = frozenset()
+    new_arrays: frozenset[str] = frozenset()
+    deleted_groups: frozenset[str] = frozenset()
+    deleted_arrays: frozenset[str] = frozenset()
+    updated_groups: frozenset[str] = frozenset()
+    updated_arrays: frozenset[str] = frozenset()
+    updated_chunks: Mapping[str, frozenset[ChunkCoords]] = frozenset()  # type: ignore[assignment]
+
+
+def _parent_paths(path: str) -> list[str]:
+    out = []
+    while path != "/":
+        path = path.rsplit("/", 1)[0] or "/"
+        out.append(path)
+    return out
+
+
+def is_descendant(path: str, ancestor: str) -> bool:
+    """Whether ``path`` lies strictly below ``ancestor`` (both absolute)."""
+    if ancestor == "/":
+        return path != "/"
+    return path.startswith(ancestor + "/")
+
+
+class SessionCore:
+    """State and operations of one session, read-only or writable.
+
+    Parameters
+    ----------
+    assets
+        Typed, cached access to repository objects.
+    snapshot_id
+        The snapshot the session reads (and, when writable, commits on top of).
+    branch
+        The branch a writable session commits to; the branch a read-only session was opened
+        from, if any.
+    read_only
+        Whether writes are refused.
+    inline_threshold
+        Chunks of at most this many bytes are kept inside manifests.
+    """
+
+    def __init__(
+        self,
+        assets: AssetManager,
+        snapshot_id: bytes,
+        branch: str | None,
+        read_only: bool,
+        inline_threshold: int = DEFAULT_INLINE_THRESHOLD,
+        change_set: ChangeSet | None = None,
+        default_commit_metadata: Mapping[str, Any] | None = None,
+    ):
+        self.assets = assets
+        self.snapshot_id = snapshot_id
+        self.branch = branch
+        self.read_only = read_only
+        self.inline_threshold = inline_threshold
+        self.change_set = change_set if change_set is not None else ChangeSet()
+        self.default_commit_metadata = dict(default_commit_metadata or {})
+        self._nodes: dict[str, NodeSnapshot] | None = None
+        self._encodings: dict[bytes, ChunkKeyEncoding] = {}
+        self._lock = asyncio.Lock()
+
+    # --- reading nodes -----------------------------------------------------------------------
+
+    async def base_snapshot(self) -> Snapshot:
+        return await self.assets.fetch_snapshot(self.snapshot_id)
+
+    async def nodes(self) -> dict[str, NodeSnapshot]:
+        """The current nodes by absolute path (do not mutate the result)."""
+        if self._nodes is None:
+            snapshot = await self.base_snapshot()
+            nodes = {n.path: n for n in snapshot.nodes}
+            self._apply_change_set(nodes)
+            if self._nodes is None:
+                self._nodes = nodes
+        return self._nodes
+
+    def _apply_change_set(self, nodes: dict[str, NodeSnapshot]) -> None:
+        cs = self.change_set
+        for path in list(cs.deleted_groups) + list(cs.deleted_arrays):
+            nodes.pop(path, None)
+        by_id = {n.node_id: n for n in nodes.values()}
+        for node_id, user_data in cs.updated_groups.items():
+            node = by_id.get(node_id)
+            if node is not None:
+                nodes[node.path] = replace(node, user_data=user_data)
+        for node_id, definition in cs.updated_arrays.items():
+            node = by_id.get(node_id)
+            if node is not None and node.array is not None:
+                nodes[node.path] = _with_definition(node, definition)
+        for path, (node_id, user_data) in cs.new_groups.items():
+            nodes[path] = NodeSnapshot(node_id, path, user_data, None)
+        for path, (node_id, definition) in cs.new_arrays.items():
+            nodes[path] = NodeSnapshot(
+                node_id,
+                path,
+                definition.user_data,
+                ArrayNodeData(definition.shape, definition.dimension_names, ()),
+            )
+
+    async def get_node(self, path: str) -> NodeSnapshot | None:
+        return (await self.nodes()).get(path)
+
+    def encoding_of(self, node: NodeSnapshot) -> ChunkKeyEncoding:
+        enc = self._encodings.get(node.node_id)
+        if enc is None:
+            enc = chunk_key_encoding(node.user_data)
+            self._encodings[node.node_id] = enc
+        return enc
+
+    # --- reading chunks ----------------------------------------------------------------------
+
+    async def get_chunk_ref(self, node: NodeSnapshot, coords: ChunkCoords) -> ChunkPayload | None:
+        """The reference of chunk ``coords`` of array ``node``, or None if it has none."""
+        found, payload = self.change_set.get_chunk(node.node_id, coords)
+        if found:
+            return payload
+        assert node.array is not None
+        if not _in_grid(coords, node):
+            return None
+        for mref in node.array.manifests:
+            if _in_extents(coords, mref.extents):
+                manifest = await self.assets.fetch_manifest(mref.manifest_id)
+                table = manifest.arrays.get(node.node_id)
+                if table is not None:
+                    payload = table.lookup(coords)
+                    if payload is not None:
+                        return payload
+        return None
+
+    async def chunk_table(self, node: NodeSnapshot) -> ChunkRefTable:
+        """Every committed-or-staged chunk reference of array ``node``, change set applied."""
+        assert node.array is not None
+        ndim = len(node.array.shape)
+        tables = []
+        for mref in node.array.manifests:
+            manifest = await self.assets.fetch_manifest(mref.manifest_id)
+            table = manifest.arrays.get(node.node_id)
+            if table is not None:
+                tables.append(table)
+        base = concat_tables(tables)._sorted() if tables else ChunkRefTable.empty(ndim)
+        merged = base.updated(self.change_set.chunks.get(node.node_id, {}))
+        grid = np.array(grid_shape(node.array.shape), dtype=np.int64)
+        if len(merged) and ndim:
+            inside = (merged.coords.astype(np.int64) < grid).all(axis=1)
+            if not inside.all():
+                merged = merged.filtered(inside)
+        return merged
+
+    async def read_chunk(self, payload: ChunkPayload, byte_range: Any = None) -> bytes:
+        """The bytes a reference points to (``byte_range`` is applied by the caller for inline)."""
+        if isinstance(payload, InlineChunk):
+            return payload.data
+        if isinstance(payload, NativeChunk):
+            from ..storage._backend import ByteRange
+
+            return await self.assets.fetch_chunk(
+                payload.chunk_id, ByteRange(payload.offset, payload.offset + payload.length)
+            )
+        from .._exceptions import VirtualChunkError
+
+        raise VirtualChunkError(
+            f"chunk at {payload.location} is virtual; reading virtual chunks needs a virtual "
+            "chunk container authorized when the repository was opened"
+        )
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def _require_writable(self) -> None:
+        if self.read_only:
+            raise ReadOnlySessionError(
+                "this session is read-only: create a writable session with "
+                "repo.writable_session(branch) to make changes"
+            )
+
+    async def set_metadata(self, path: str, user_data: bytes, array: ArrayDefinition | None) -> None:
+        """Create or update the group (``array is None``) or array at ``path``."""
+        self._require_writable()
+        nodes = await self.nodes()
+        existing = nodes.get(path)
+        if existing is not None and existing.user_data == user_data:
+            return
+        if existing is not None and existing.is_array == (array is not None):
+            await self._update_node(existing, user_data, array)
+            return
+        if existing is not None:
+            await self.delete_node(path)
+        for parent in _parent_paths(path):
+            parent_node = nodes.get(parent)
+            if parent_node is not None and parent_node.is_array:
+                raise InvalidKeyError(
+                    f"cannot create a node at {path!r}: {parent!r} is an array, and arrays "
+                    "cannot contain other nodes"
+                )
+        node_id = new_id8()
+        if array is None:
+            self.change_set.add_group(path, node_id, user_data)
+            nodes[path] = NodeSnapshot(node_id, path, user_data, None)
+        else:
+            self.change_set.add_array(path, node_id, array)
+            nodes[path] = NodeSnapshot(
+                node_id, path, user_data, ArrayNodeData(array.shape, array.dimension_names, ())
+            )
+
+    async def _update_node(
+        self, node: NodeSnapshot, user_data: bytes, array: ArrayDefinition | None
+    ) -> None:
+        nodes = await self.nodes()
+        if array is None:
+            self.change_set.update_group(node.path, node.node_id, user_data)
+            nodes[node.path] = replace(node, user_data=user_data)
+            return
+        assert node.array is not None
+        old_grid = grid_shape(node.array.shape)
+        new_grid = grid_shape(array.shape)
+        if len(old_grid) != len(new_grid):
+            raise InvalidKeyError(
+                f"cannot change the number of dimensions of array {node.path!r}; delete it and "
+                "create a new array"
+            )
+        if any(n < o for n, o in zip(new_grid, old_grid)):
+            await self._drop_chunks_outside(node, new_grid)
+        self.change_set.update_array(node.path, node.node_id, array)
+        self._encodings.pop(node.node_id, None)
+        nodes[node.path] = _with_definition(node, array)
+
+    async def _drop_chunks_outside(self, node: NodeSnapshot, grid: tuple[int, ...]) -> None:
+        table = await self.chunk_table(node)
+        if len(table):
+            outside = ~(table.coords.astype(np.int64) < np.array(grid, dtype=np.int64)).all(axis=1)
+            for row in np.flatnonzero(outside).tolist():
+                self.change_set.set_chunk(node.node_id, tuple(table.coords[row].tolist()), None)
+        staged = self.change_set.chunks.get(node.node_id, {})
+        for coords in [c for c in staged if any(i >= g for i, g in zip(c, grid))]:
+            if staged[coords] is not None:
+                staged[coords] = None
+
+    async def delete_node(self, path: str) -> None:
+        """Delete the node at ``path`` and every node below it (no error if absent)."""
+        self._require_writable()
+        nodes = await self.nodes()
+        doomed = [p for p in nodes if p == path or is_descendant(p, path)]
+        for p in sorted(doomed, key=len, reverse=True):
+            node = nodes.pop(p)
+            if node.is_array:
+                self.change_set.delete_array(p, node.node_id)
+            else:
+                self.change_set.delete_group(p, node.node_id)
+
+    async def set_chunk(self, node: NodeSnapshot, coords: ChunkCoords, data: bytes) -> None:
+        """Stage chunk bytes: inline at or below the threshold, else written to ``chunks/``."""
+        self._require_writable()
+        self._check_coords(node, coords)
+        if len(data) <= self.inline_threshold:
+            payload: ChunkPayload = InlineChunk(bytes(data))
+        else:
+            chunk_id = new_id12()
+            await self.assets.write_chunk(chunk_id, data)
+            payload = NativeChunk(chunk_id, 0, len(data))
+        self.change_set.set_chunk(node.node_id, coords, payload)
+
+    def set_chunk_ref(self, node: NodeSnapshot, coords: ChunkCoords, payload: ChunkPayload) -> None:
+        """Stage an existing reference (virtual chunks)."""
+        self._require_writable()
+        self._check_coords(node, coords)
+        self.change_set.set_chunk(node.node_id, coords, payload)
+
+    async def delete_chunk(self, node: NodeSnapshot, coords: ChunkCoords) -> None:
+        self._require_writable()
+        if await self.get_chunk_ref(node, coords) is not None or self.change_set.is_new(
+            node.node_id
+        ):
+            self.change_set.set_chunk(node.node_id, coords, None)
+            if self.change_set.is_new(node.node_id):
+                self.change_set.drop_chunks(node.node_id, [coords])
+
+    def _check_coords(self, node: NodeSnapshot, coords: ChunkCoords) -> None:
+        assert node.array is not None
+        grid = grid_shape(node.array.shape)
+        if len(coords) != len(grid) or any(c >= g for c, g in zip(coords, grid)):
+            raise InvalidKeyError(
+                f"chunk index {list(coords)} is outside the chunk grid {list(grid)} of array "
+                f"{node.path!r}"
+            )
+
+    def discard_changes(self) -> None:
+        self._require_writable()
+        self.change_set = ChangeSet()
+        self._nodes = None
+        self._encodings.clear()
+
+    @property
+    def has_uncommitted_changes(self) -> bool:
+        return not self.change_set.is_empty()
+
+    # --- status ------------------------------------------------------------------------------
+
+    async def status(self) -> DiffData:
+        """The uncommitted changes as paths."""
+        cs = self.change_set
+        base = await self.base_snapshot()
+        base_paths = {n.node_id: n.path for n in base.nodes}
+        current = await self.nodes()
+        path_of = dict(base_paths)
+        path_of.update({n.node_id: n.path for n in current.values()})
+        new_ids = cs.new_node_ids()
+        return DiffData(
+            new_groups=frozenset(p for p, (nid, _) in cs.new_groups.items()),
+            new_arrays=frozenset(p for p, (nid, _) in cs.new_arrays.items()),
+            deleted_groups=frozenset(p for p, nid in cs.deleted_groups.items() if nid not in new_ids),
+            deleted_arrays=frozenset(p for p, nid in cs.deleted_arrays.items() if nid not in new_ids),
+            updated_groups=frozenset(base_paths[n] for n in cs.updated_groups if n in base_paths),
+            updated_arrays=frozenset(base_paths[n] for n in cs.updated_arrays if n in base_paths),
+            updated_chunks={
+                path_of[nid]: frozenset(chunks)
+                for nid, chunks in cs.chunks.items()
+                if chunks and nid in path_of
+            },
+        )
+
+    # --- committing --------------------------------------------------------------------------
+
+    async def commit(self, message: str, metadata: Mapping[str, Any] | None = None) -> bytes:
+        """Write a snapshot of the changes and move the branch to it; return its id.
+
+        Raises
+        ------
+        ConflictError
+            When the branch no longer points at this session's base snapshot.
+        """
+        self._require_writable()
+        if self.branch is None:
+            raise SessionError("this session is not on a branch; use flush() instead")
+        if not self.has_uncommitted_changes:
+            raise NoChangesToCommitError(
+                "cannot commit: no changes were made in this session"
+            )
+        backend = self.assets.backend
+        async with self._lock:
+            tip = await _refs.read_branch(backend, self.branch)
+            if tip.snapshot_id != self.snapshot_id:
+                raise ConflictError(encode_id(self.snapshot_id), encode_id(tip.snapshot_id))
+            snapshot = await self._write_snapshot(message, metadata)
+            try:
+                await _refs.update_branch(backend, self.branch, snapshot.snapshot_id, tip.version)
+            except PreconditionFailedError:
+                now = await _refs.read_branch(backend, self.branch)
+                raise ConflictError(
+                    encode_id(self.snapshot_id), encode_id(now.snapshot_id)
+                ) from None
+            self._finish(snapshot)
+            return snapshot.snapshot_id
+
+    async def flush(self, message: str, metadata: Mapping[str, Any] | None = None) -> bytes:
+        """Write a snapshot of the changes without moving any branch; return its id."""
+        self._require_writable()
+        if not self.has_uncommitted_changes:
+            raise NoChangesToCommitError("cannot flush: no changes were made in this session")
+        async with self._lock:
+            snapshot = await self._write_snapshot(message, metadata)
+            self._finish(snapshot)
+            return snapshot.snapshot_id
+
+    def _finish(self, snapshot: Snapshot) -> None:
+        self.snapshot_id = snapshot.snapshot_id
+        self.change_set = ChangeSet()
+        self.read_only = True
+        self._nodes = None
+        self._encodings.clear()
+
+    async def _write_snapshot(self, message: str, metadata: Mapping[str, Any] | None) -> Snapshot:
+        base = await self.base_snapshot()
+        snapshot_id = new_id12()
+        infos = {mi.manifest_id: mi for mi in base.manifest_files}
+        new_manifests: list[Manifest] = []
+        nodes: list[NodeSnapshot] = []
+        for path in sorted(await self.nodes()):
+            node = (await self.nodes())[path]
+            if node.array is not None and self._array_changed(node):
+                table = await self.chunk_table(node)
+                manifests: tuple[ManifestRef, ...] = ()
+                if len(table):
+                    manifest = Manifest(new_id12(), {node.node_id: table})
+                    new_manifests.append(manifest)
+                    manifests = (ManifestRef(manifest.manifest_id, table.extents()),)
+                node = replace(node, array=replace(node.array, manifests=manifests))
+            nodes.append(node)
+        sizes = await asyncio.gather(*(self.assets.write_manifest(m) for m in new_manifests))
+        for manifest, size in zip(new_manifests, sizes):
+            infos[manifest.manifest_id] = ManifestFileInfo(
+                manifest.manifest_id, size, manifest.num_chunk_refs
+            )
+        used = {m.manifest_id for n in nodes if n.array for m in n.array.manifests}
+        all_metadata = {**self.default_commit_metadata, **(metadata or {})}
+        snapshot = Snapshot(
+            snapshot_id=snapshot_id,
+            parent_id=self.snapshot_id,
+            flushed_at=time.time_ns() // 1000,
+            message=message,
+            metadata=all_metadata,
+            nodes=tuple(nodes),
+            manifest_files=tuple(sorted((infos[i] for i in used), key=lambda i: i.manifest_id)),
+        )
+        await self.assets.write_transaction_log(self.change_set.to_transaction_log(snapshot_id))
+        await self.assets.write_snapshot(snapshot)
+        return snapshot
+
+    def _array_changed(self, node: NodeSnapshot) -> bool:
+        cs = self.change_set
+        return bool(cs.chunks.get(node.node_id)) or node.node_id in cs.updated_arrays
+
+
+def _with_definition(node: NodeSnapshot, definition: ArrayDefinition) -> NodeSnapshot:
+    assert node.array is not None
+    return replace(
+        node,
+        user_data=definition.user_data,
+        array=replace(
+            node.array, shape=definition.shape, dimension_names=definition.dimension_names
+        ),
+    )
+
+
+def _in_extents(coords: ChunkCoords, extents: tuple[tuple[int, int], ...]) -> bool:
+    return all(lo <= c < hi for c, (lo, hi) in zip(coords, extents))
+
+
+def _in_grid(coords: ChunkCoords, node: NodeSnapshot) -> bool:
+    assert node.array is not None
+    return all(c * d.chunk_length < d.array_length for c, d in zip(coords, node.array.shape))

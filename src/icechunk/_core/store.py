@@ -1,0 +1,196 @@
+"""Zarr keys to nodes and chunks: ``a/b/zarr.json`` is node ``/a/b``, ``a/b/c/0/1`` its chunk.
+
+Chunk keys are parsed with the chunk key encoding each array declares (``default`` with ``/``
+or ``.``, or ``v2``), so any Zarr v3 array layout works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from .._exceptions import InvalidKeyError
+from .._format.manifest import ChunkCoords, InlineChunk
+from .._format.snapshot import NodeSnapshot
+from ._nodes import parse_zarr_json
+from .session import SessionCore, is_descendant
+
+METADATA = "zarr.json"
+
+
+@dataclass(frozen=True)
+class MetadataKey:
+    path: str  # absolute node path
+
+
+@dataclass(frozen=True)
+class ChunkKey:
+    node: NodeSnapshot
+    coords: ChunkCoords
+
+
+def node_path(prefix: str) -> str:
+    """The absolute node path of a zarr key prefix: ``""`` -> ``/``, ``a/b`` -> ``/a/b``."""
+    prefix = prefix.strip("/")
+    return "/" + prefix if prefix else "/"
+
+
+def key_prefix(path: str) -> str:
+    """The zarr key prefix (with trailing ``/``, or empty for the root) of node ``path``."""
+    return "" if path == "/" else path[1:] + "/"
+
+
+def _validate_key(key: str) -> None:
+    if not key or key.startswith("/") or "//" in key or "\\" in key:
+        raise InvalidKeyError(
+            f"invalid zarr key {key!r}: keys are relative, '/'-separated, without empty segments"
+        )
+    if any(part in {".", ".."} for part in key.split("/")):
+        raise InvalidKeyError(f"invalid zarr key {key!r}: '.' and '..' segments are not allowed")
+
+
+class StoreCore:
+    """Key-level operations over a ``SessionCore``."""
+
+    def __init__(self, session: SessionCore):
+        self.session = session
+
+    async def resolve(self, key: str) -> MetadataKey | ChunkKey | None:
+        """What ``key`` names: a node's metadata, a chunk of an existing array, or nothing."""
+        _validate_key(key)
+        if key == METADATA:
+            return MetadataKey("/")
+        if key.endswith("/" + METADATA):
+            return MetadataKey(node_path(key[: -len(METADATA) - 1]))
+        nodes = await self.session.nodes()
+        parts = key.split("/")
+        for cut in range(len(parts) - 1, -1, -1):
+            node = nodes.get(node_path("/".join(parts[:cut])))
+            if node is None:
+                continue
+            if node.array is None:
+                return None
+            coords = self.session.encoding_of(node).parse(
+                "/".join(parts[cut:]), len(node.array.shape)
+            )
+            return None if coords is None else ChunkKey(node, coords)
+        return None
+
+    async def resolve_for_write(self, key: str) -> MetadataKey | ChunkKey:
+        resolved = await self.resolve(key)
+        if resolved is None:
+            raise InvalidKeyError(
+                f"cannot write key {key!r}: it is neither a zarr.json metadata key nor a chunk "
+                "key of an existing array (create the array's zarr.json first)"
+            )
+        return resolved
+
+    async def get(self, key: str) -> bytes | None:
+        resolved = await self.resolve(key)
+        if resolved is None:
+            return None
+        if isinstance(resolved, MetadataKey):
+            node = await self.session.get_node(resolved.path)
+            return None if node is None else node.user_data
+        payload = await self.session.get_chunk_ref(resolved.node, resolved.coords)
+        if payload is None:
+            return None
+        return await self.session.read_chunk(payload)
+
+    async def exists(self, key: str) -> bool:
+        resolved = await self.resolve(key)
+        if resolved is None:
+            return False
+        if isinstance(resolved, MetadataKey):
+            return await self.session.get_node(resolved.path) is not None
+        return await self.session.get_chunk_ref(resolved.node, resolved.coords) is not None
+
+    async def set(self, key: str, data: bytes) -> None:
+        self.session._require_writable()
+        resolved = await self.resolve_for_write(key)
+        if isinstance(resolved, MetadataKey):
+            parsed = parse_zarr_json(resolved.path, data)
+            await self.session.set_metadata(resolved.path, parsed.user_data, parsed.array)
+        else:
+            await self.session.set_chunk(resolved.node, resolved.coords, data)
+
+    async def delete(self, key: str) -> None:
+        self.session._require_writable()
+        resolved = await self.resolve(key)
+        if isinstance(resolved, MetadataKey):
+            await self.session.delete_node(resolved.path)
+        elif isinstance(resolved, ChunkKey):
+            await self.session.delete_chunk(resolved.node, resolved.coords)
+
+    async def delete_dir(self, prefix: str) -> None:
+        """Delete every key below ``prefix``: whole nodes, or the chunks under a chunk prefix."""
+        self.session._require_writable()
+        prefix = prefix.rstrip("/")
+        if not prefix:
+            await self.session.delete_node("/")
+            return
+        path = node_path(prefix)
+        nodes = await self.session.nodes()
+        if path in nodes:
+            await self.session.delete_node(path)
+            return
+        keys = [k async for k in self.list_prefix(prefix + "/")]
+        for key in keys:
+            await self.delete(key)
+
+    async def list_prefix(self, prefix: str) -> AsyncIterator[str]:
+        """Every existing key starting with ``prefix``."""
+        nodes = await self.session.nodes()
+        for path in sorted(nodes):
+            node = nodes[path]
+            base = key_prefix(path)
+            if (base + METADATA).startswith(prefix):
+                yield base + METADATA
+            if node.array is not None and (base.startswith(prefix) or prefix.startswith(base)):
+                for key in await self._chunk_keys(node):
+                    if key.startswith(prefix):
+                        yield key
+
+    async def _chunk_keys(self, node: NodeSnapshot) -> list[str]:
+        table = await self.session.chunk_table(node)
+        enc = self.session.encoding_of(node)
+        base = key_prefix(node.path)
+        return [base + enc.key(c) for c in table.iter_coords()]
+
+    async def list_dir(self, prefix: str) -> AsyncIterator[str]:
+        """Immediate children of ``prefix``: ``zarr.json``, child node names, chunk key heads."""
+        prefix = prefix.strip("/")
+        path = node_path(prefix)
+        nodes = await self.session.nodes()
+        seen: set[str] = set()
+        node = nodes.get(path)
+        if node is not None:
+            seen.add(METADATA)
+            if node.array is not None:
+                for key in await self._chunk_keys(node):
+                    seen.add(key[len(key_prefix(path)) :].split("/")[0])
+        for p in nodes:
+            if is_descendant(p, path):
+                seen.add(p[len(path) :].lstrip("/").split("/")[0])
+        if node is None and not seen:
+            parts = [k async for k in self.list_prefix(prefix + "/" if prefix else "")]
+            seen.update(k[len(prefix) :].lstrip("/").split("/")[0] for k in parts)
+        for name in sorted(seen):
+            yield name
+
+    async def getsize(self, key: str) -> int | None:
+        resolved = await self.resolve(key)
+        if isinstance(resolved, MetadataKey):
+            node = await self.session.get_node(resolved.path)
+            return None if node is None else len(node.user_data)
+        if isinstance(resolved, ChunkKey):
+            payload = await self.session.get_chunk_ref(resolved.node, resolved.coords)
+            if payload is None:
+                return None
+            return len(payload.data) if isinstance(payload, InlineChunk) else payload.length
+        return None
+
+    async def is_empty(self, prefix: str) -> bool:
+        async for _ in self.list_prefix(prefix):
+            return False
+        return True

@@ -1,0 +1,94 @@
+"""Public value types describing history: ``SnapshotInfo`` and ``Diff``."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._format.ids import encode_id
+from ._format.snapshot import ManifestFileInfo as _FormatManifestFileInfo
+from ._format.snapshot import Snapshot
+
+
+@dataclass(frozen=True)
+class ManifestFileInfo:
+    """A manifest file a snapshot points to."""
+
+    id: str
+    size_bytes: int
+    num_chunk_refs: int
+
+    @classmethod
+    def _from_format(cls, info: _FormatManifestFileInfo) -> ManifestFileInfo:
+        return cls(encode_id(info.manifest_id), info.size_bytes, info.num_chunk_refs)
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """One commit of the history: id, parent, time, message and metadata."""
+
+    id: str
+    parent_id: str | None
+    written_at: _dt.datetime
+    message: str
+    metadata: dict[str, Any] = field(default_factory=dict, hash=False)
+    manifests: list[ManifestFileInfo] = field(default_factory=list, hash=False, repr=False)
+
+    @classmethod
+    def _from_snapshot(cls, snapshot: Snapshot) -> SnapshotInfo:
+        return cls(
+            id=encode_id(snapshot.snapshot_id),
+            parent_id=None if snapshot.parent_id is None else encode_id(snapshot.parent_id),
+            written_at=_dt.datetime.fromtimestamp(snapshot.flushed_at / 1e6, tz=_dt.UTC).replace(
+                microsecond=snapshot.flushed_at % 1_000_000
+            ),
+            message=snapshot.message,
+            metadata=dict(snapshot.metadata),
+            manifests=[ManifestFileInfo._from_format(m) for m in snapshot.manifest_files],
+        )
+
+
+@dataclass(frozen=True)
+class Diff:
+    """The changes between two versions (or a session's uncommitted changes), by node path."""
+
+    new_groups: set[str] = field(default_factory=set)
+    new_arrays: set[str] = field(default_factory=set)
+    deleted_groups: set[str] = field(default_factory=set)
+    deleted_arrays: set[str] = field(default_factory=set)
+    updated_groups: set[str] = field(default_factory=set)
+    updated_arrays: set[str] = field(default_factory=set)
+    updated_chunks: dict[str, list[list[int]]] = field(default_factory=dict)
+
+    def is_empty(self) -> bool:
+        """Whether nothing changed."""
+        return not any(
+            (
+                self.new_groups,
+                self.new_arrays,
+                self.deleted_groups,
+                self.deleted_arrays,
+                self.updated_groups,
+                self.updated_arrays,
+                self.updated_chunks,
+            )
+        )
+
+    def __repr__(self) -> str:
+        parts = []
+        for name in (
+            "new_groups",
+            "new_arrays",
+            "deleted_groups",
+            "deleted_arrays",
+            "updated_groups",
+            "updated_arrays",
+        ):
+            value = getattr(self, name)
+            if value:
+                parts.append(f"{name.replace('_', ' ').capitalize()}:\n    " + "\n    ".join(sorted(value)))
+        if self.updated_chunks:
+            lines = [f"{p}: {len(c)} chunk(s)" for p, c in sorted(self.updated_chunks.items())]
+            parts.append("Chunks updated:\n    " + "\n    ".join(lines))
+        return "\n\n".join(parts) if parts else "<no changes>"

@@ -1,0 +1,62 @@
+"""The one place where blocking methods run coroutines: on zarr's IO event loop.
+
+zarr already awaits our store on its own background loop; running every sync facade call
+there too means the engine's objects only ever live on one loop, so sync and async calls can
+be mixed freely, from plain scripts, threads, and notebooks whose own loop is running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from typing import Any, TypeVar
+
+from zarr.core.sync import _get_loop
+from zarr.core.sync import sync as _zarr_sync
+
+from ._exceptions import AsyncContextError
+
+T = TypeVar("T")
+
+
+def _on_io_loop() -> bool:
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return running is _get_loop()
+
+
+def sync(coro: Coroutine[Any, Any, T], *, method: str = "this method") -> T:
+    """Run ``coro`` to completion on zarr's IO loop and return its result.
+
+    Raises
+    ------
+    AsyncContextError
+        When called from a coroutine already running on that loop, where blocking would
+        deadlock; the message names the ``_async`` method to await instead.
+    """
+    if _on_io_loop():
+        coro.close()
+        raise AsyncContextError(
+            f"{method} cannot block inside zarr's event loop (for example inside an async store "
+            f"call); await the `_async` version of {method} instead"
+        )
+    return _zarr_sync(coro)
+
+
+def sync_iter(agen: AsyncIterator[T], *, method: str = "this method") -> Iterator[T]:
+    """Iterate an async iterator from blocking code, one item per round trip to the IO loop."""
+    sentinel = object()
+
+    async def next_item() -> Any:
+        try:
+            return await agen.__anext__()
+        except StopAsyncIteration:
+            return sentinel
+
+    while True:
+        item = sync(next_item(), method=method)
+        if item is sentinel:
+            return
+        yield item

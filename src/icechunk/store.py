@@ -1,0 +1,240 @@
+"""``IcechunkStore``: the Zarr v3 store of a session."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from typing import TYPE_CHECKING, Any
+
+from zarr.abc.store import (
+    ByteRequest,
+    OffsetByteRequest,
+    RangeByteRequest,
+    Store,
+    SuffixByteRequest,
+)
+from zarr.core.buffer import Buffer, BufferPrototype
+from zarr.core.sync import SyncMixin
+
+from ._core.store import ChunkKey, StoreCore
+from ._exceptions import ReadOnlySessionError
+from ._format.manifest import InlineChunk, NativeChunk, VirtualChunk
+from ._sync import sync
+from .storage._backend import ByteRange
+
+if TYPE_CHECKING:
+    from .session import Session
+
+__all__ = ["IcechunkStore"]
+
+_READ_ONLY_MESSAGE = (
+    "store was opened in read-only mode and does not support writing: this session is read-only "
+    "(a read-only session, or a session that already committed); create a writable session "
+    "with repo.writable_session(branch)"
+)
+
+
+def _slice(data: bytes, byte_range: ByteRequest | None) -> bytes:
+    if byte_range is None:
+        return data
+    if isinstance(byte_range, RangeByteRequest):
+        return data[byte_range.start : byte_range.end]
+    if isinstance(byte_range, OffsetByteRequest):
+        return data[byte_range.offset :]
+    if isinstance(byte_range, SuffixByteRequest):
+        return data[len(data) - byte_range.suffix :] if byte_range.suffix else b""
+    raise TypeError(f"unexpected byte range {byte_range!r}")
+
+
+def _object_range(offset: int, length: int, byte_range: ByteRequest | None) -> ByteRange:
+    """The range of the chunk object holding the requested part of a chunk."""
+    start, end = 0, length
+    if isinstance(byte_range, RangeByteRequest):
+        start, end = byte_range.start, min(byte_range.end, length)
+    elif isinstance(byte_range, OffsetByteRequest):
+        start = byte_range.offset
+    elif isinstance(byte_range, SuffixByteRequest):
+        start = max(0, length - byte_range.suffix)
+    start = min(start, end)
+    return ByteRange(offset + start, offset + end)
+
+
+class IcechunkStore(Store, SyncMixin):
+    """A Zarr v3 store reading and writing through an Icechunk session.
+
+    Obtain it from ``session.store``; do not construct it directly. Writes go to the session's
+    change set and become visible to others only when the session commits.
+    """
+
+    _core: StoreCore
+    _session: Session
+
+    def __init__(self, session: Session, read_only: bool | None = None, **kwargs: Any):
+        core_session = session._core
+        super().__init__(read_only=core_session.read_only if read_only is None else read_only)
+        self._session = session
+        self._core = StoreCore(core_session)
+        self._is_open = True
+
+    # --- identity, pickling ------------------------------------------------------------------
+
+    def __eq__(self, value: object) -> bool:
+        return isinstance(value, IcechunkStore) and value._core.session is self._core.session
+
+    def __hash__(self) -> int:
+        return id(self._core.session)
+
+    def __repr__(self) -> str:
+        from ._format.ids import encode_id
+
+        s = self._core.session
+        where = f"branch={s.branch!r}, " if s.branch else ""
+        return f"<IcechunkStore {where}snapshot={encode_id(s.snapshot_id)} read_only={self.read_only}>"
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"session": self._session, "read_only": self._read_only}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["session"], read_only=state["read_only"])  # type: ignore[misc]
+
+    @property
+    def session(self) -> Session:
+        """The session this store reads and writes through."""
+        return self._session
+
+    @property
+    def read_only(self) -> bool:
+        return self._read_only or self._core.session.read_only
+
+    def with_read_only(self, read_only: bool = False) -> IcechunkStore:
+        """A store over the same session, read-only if asked (a read-only session stays so)."""
+        return IcechunkStore(self._session, read_only=read_only or self._core.session.read_only)
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise ReadOnlySessionError(_READ_ONLY_MESSAGE)
+
+    # --- capabilities ------------------------------------------------------------------------
+
+    @property
+    def supports_writes(self) -> bool:
+        return True
+
+    @property
+    def supports_deletes(self) -> bool:
+        return True
+
+    @property
+    def supports_partial_writes(self) -> bool:  # type: ignore[override]
+        return False
+
+    @property
+    def supports_listing(self) -> bool:
+        return True
+
+    @property
+    def supports_consolidated_metadata(self) -> bool:
+        return False
+
+    # --- reads -------------------------------------------------------------------------------
+
+    async def get(
+        self,
+        key: str,
+        prototype: BufferPrototype,
+        byte_range: ByteRequest | None = None,
+    ) -> Buffer | None:
+        """Bytes stored under ``key`` (or a range of them); None when nothing is there."""
+        if byte_range is not None and not isinstance(
+            byte_range, RangeByteRequest | OffsetByteRequest | SuffixByteRequest
+        ):
+            raise TypeError(f"unexpected byte_range, got {byte_range!r}")
+        data = await self._get_bytes_or_none(key, byte_range)
+        return None if data is None else prototype.buffer.from_bytes(data)
+
+    async def _get_bytes_or_none(self, key: str, byte_range: ByteRequest | None) -> bytes | None:
+        core = self._core
+        resolved = await core.resolve(key)
+        if not isinstance(resolved, ChunkKey):
+            data = await core.get(key)
+            return None if data is None else _slice(data, byte_range)
+        payload = await core.session.get_chunk_ref(resolved.node, resolved.coords)
+        if payload is None:
+            return None
+        if isinstance(payload, InlineChunk):
+            return _slice(payload.data, byte_range)
+        if isinstance(payload, NativeChunk):
+            rng = _object_range(payload.offset, payload.length, byte_range)
+            return await core.session.assets.fetch_chunk(payload.chunk_id, rng)
+        assert isinstance(payload, VirtualChunk)
+        return _slice(await core.session.read_chunk(payload), byte_range)
+
+    async def get_partial_values(
+        self,
+        prototype: BufferPrototype,
+        key_ranges: Iterable[tuple[str, ByteRequest | None]],
+    ) -> list[Buffer | None]:
+        """Many ``get`` calls, concurrently."""
+        import asyncio
+
+        return list(
+            await asyncio.gather(*(self.get(k, prototype, r) for k, r in key_ranges))
+        )
+
+    async def exists(self, key: str) -> bool:
+        return await self._core.exists(key)
+
+    async def getsize(self, key: str) -> int:
+        size = await self._core.getsize(key)
+        if size is None:
+            raise FileNotFoundError(key)
+        return size
+
+    async def is_empty(self, prefix: str) -> bool:
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        return await self._core.is_empty(prefix)
+
+    # --- writes ------------------------------------------------------------------------------
+
+    async def set(self, key: str, value: Buffer) -> None:
+        """Store ``value`` under ``key``: array or group metadata, or a chunk."""
+        self._check_writable()
+        await self._core.set(key, value.to_bytes())
+
+    async def set_if_not_exists(self, key: str, value: Buffer) -> None:
+        self._check_writable()
+        if not await self._core.exists(key):
+            await self._core.set(key, value.to_bytes())
+
+    async def set_partial_values(
+        self, key_start_values: Iterable[tuple[str, int, bytes | bytearray | memoryview]]
+    ) -> None:
+        raise NotImplementedError("IcechunkStore does not support partial writes")
+
+    async def delete(self, key: str) -> None:
+        self._check_writable()
+        await self._core.delete(key)
+
+    async def delete_dir(self, prefix: str) -> None:
+        self._check_writable()
+        await self._core.delete_dir(prefix)
+
+    async def clear(self) -> None:
+        """Delete every group, array and chunk in the session."""
+        self._check_writable()
+        await self._core.delete_dir("")
+
+    def sync_clear(self) -> None:
+        """Blocking version of :meth:`clear`."""
+        sync(self.clear(), method="IcechunkStore.sync_clear")
+
+    # --- listing -----------------------------------------------------------------------------
+
+    def list(self) -> AsyncIterator[str]:
+        return self._core.list_prefix("")
+
+    def list_prefix(self, prefix: str) -> AsyncIterator[str]:
+        return self._core.list_prefix(prefix)
+
+    def list_dir(self, prefix: str) -> AsyncIterator[str]:
+        return self._core.list_dir(prefix)
