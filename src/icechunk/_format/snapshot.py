@@ -72,3 +72,17 @@ class Snapshot:
     metadata: Mapping[str, Any]
     nodes: tuple[NodeSnapshot, ...]
     manifest_files: tuple[ManifestFileInfo, ...] = field(default=())
+
+
+def encode_snapshot(snapshot: Snapshot) -> bytes:
+    """Serialize ``snapshot`` as a flatbuffer (no file header); see ``_codec_snapshot``."""
+    from ._codec_snapshot import encode_snapshot as encode
+
+    return encode(snapshot)
+
+
+def decode_snapshot(buf: bytes) -> Snapshot:
+    """Parse a snapshot flatbuffer (no file header); raise FormatError if it is invalid."""
+    from ._codec_snapshot import decode_snapshot as decode
+
+    return decode(buf)

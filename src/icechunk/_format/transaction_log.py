@@ -20,3 +20,17 @@ class TransactionLog:
     updated_arrays: frozenset[bytes] = frozenset()
     updated_groups: frozenset[bytes] = frozenset()
     updated_chunks: Mapping[bytes, frozenset[ChunkCoords]] = field(default_factory=dict)
+
+
+def encode_transaction_log(log: TransactionLog) -> bytes:
+    """Serialize ``log`` as a flatbuffer (no file header); see ``_codec_transaction_log``."""
+    from ._codec_transaction_log import encode_transaction_log as encode
+
+    return encode(log)
+
+
+def decode_transaction_log(buf: bytes) -> TransactionLog:
+    """Parse a transaction log flatbuffer (no file header); raise FormatError if invalid."""
+    from ._codec_transaction_log import decode_transaction_log as decode
+
+    return decode(buf)

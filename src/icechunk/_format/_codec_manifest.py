@@ -1,0 +1,462 @@
+"""Flatbuffers encoding of manifests (schema ``manifest.fbs``), vectorized over chunk refs.
+
+Manifests can hold millions of refs, so neither direction goes through per-ref builder or
+accessor objects. The encoder lays the buffer out front to back (every uoffset points forward,
+which flatbuffers allows) and scatters each column into it with numpy; all vtables sit at the
+start of the buffer. The decoder gathers each ChunkRef field for all rows of an array at once.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._exceptions import FormatError
+from ._fb import Buffer, Table, decoding, required
+from .ids import ID8_SIZE, ID12_SIZE
+from .manifest import ChunkRefTable, Manifest, RefKind
+
+# ChunkRef slots, in schema field order.
+_INDEX, _INLINE, _OFFSET, _LENGTH, _CHUNK_ID, _LOCATION, _ETAG, _LAST_MODIFIED = range(8)
+_NUM_REF_SLOTS = 8
+
+_U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
+
+# --- encoding ------------------------------------------------------------------------------
+#
+# Record layouts: each ChunkRef table starts 8-aligned and is followed by its own vectors.
+#   inline : soffset | index@4 | inline@8 || index vector | inline vector
+#   native : soffset | index@4 | offset@8 (u64) | length@16 (u64) | chunk_id@24 (12 B)
+#            || index vector
+#   virtual: soffset | index@4 | offset@8 | length@16 | location@24 | etag@28 or lm@28
+#            || index vector | location string | etag string
+
+_INLINE_TABLE = 12
+_NATIVE_TABLE = 36
+_VIRTUAL_TABLE = 32
+
+_VT_INLINE = (4, 8)
+_VT_NATIVE = (4, 0, 8, 16, 24)
+_VT_VIRTUAL_PLAIN = (4, 0, 8, 16, 0, 24)
+_VT_VIRTUAL_ETAG = (4, 0, 8, 16, 0, 24, 28)
+_VT_VIRTUAL_LM = (4, 0, 8, 16, 0, 24, 0, 28)
+_VT_MANIFEST = (8, 4)  # id@8, arrays@4
+_VT_ARRAY = (8, 4)  # node_id@8, refs@4
+_MANIFEST_TABLE = 20
+_ARRAY_TABLE = 16
+
+
+def _vtable_bytes(table_size: int, slots: Sequence[int]) -> bytes:
+    return struct.pack(f"<{2 + len(slots)}H", 4 + 2 * len(slots), table_size, *slots)
+
+
+_VTABLES: dict[str, bytes] = {
+    "manifest": _vtable_bytes(_MANIFEST_TABLE, _VT_MANIFEST),
+    "array": _vtable_bytes(_ARRAY_TABLE, _VT_ARRAY),
+    "inline": _vtable_bytes(_INLINE_TABLE, _VT_INLINE),
+    "native": _vtable_bytes(_NATIVE_TABLE, _VT_NATIVE),
+    "virtual_plain": _vtable_bytes(_VIRTUAL_TABLE, _VT_VIRTUAL_PLAIN),
+    "virtual_etag": _vtable_bytes(_VIRTUAL_TABLE, _VT_VIRTUAL_ETAG),
+    "virtual_lm": _vtable_bytes(_VIRTUAL_TABLE, _VT_VIRTUAL_LM),
+}
+
+
+def _vtable_positions(start: int) -> tuple[dict[str, int], int]:
+    """Positions of all vtables written from ``start``, and the 8-aligned end."""
+    positions = {}
+    pos = start
+    for name, raw in _VTABLES.items():
+        positions[name] = pos
+        pos += len(raw)
+    return positions, _align(pos, 8)
+
+
+def _align(n: int, a: int) -> int:
+    return (n + a - 1) & ~(a - 1)
+
+
+def _align_arr(n: np.ndarray, a: int) -> np.ndarray:
+    return (n + (a - 1)) & ~np.int64(a - 1)
+
+
+def _utf8_column(values: np.ndarray) -> list[bytes]:
+    return [("" if v is None else v).encode("utf-8") for v in values.tolist()]
+
+
+@dataclass
+class _Out:
+    """The output buffer with aligned word views for scattering columns."""
+
+    raw: bytearray
+    u8: np.ndarray
+    u32: np.ndarray
+    u64: np.ndarray
+
+    @classmethod
+    def zeros(cls, size: int) -> _Out:
+        raw = bytearray(_align(size, 8))
+        u8 = np.frombuffer(raw, dtype=np.uint8)
+        return cls(raw, u8, u8.view("<u4"), u8.view("<u8"))
+
+    def put_u32(self, pos: np.ndarray, values: np.ndarray | int) -> None:
+        self.u32[pos >> 2] = values
+
+    def put_u64(self, pos: np.ndarray, values: np.ndarray) -> None:
+        self.u64[pos >> 3] = values
+
+    def put_blobs(self, pos: np.ndarray, blobs: list[bytes]) -> None:
+        """Write ``len(blob)`` as u32 at each ``pos`` followed by the blob bytes."""
+        lens = np.fromiter((len(b) for b in blobs), dtype=np.int64, count=len(blobs))
+        self.put_u32(pos, lens)
+        total = int(lens.sum())
+        if total:
+            starts = np.cumsum(lens) - lens
+            dest = np.repeat(pos + 4 - starts, lens) + np.arange(total, dtype=np.int64)
+            self.u8[dest] = np.frombuffer(b"".join(blobs), dtype=np.uint8)
+
+
+def _blob_span(lens: np.ndarray, nul: bool) -> np.ndarray:
+    """Bytes taken by vectors of ``lens`` bytes (plus a NUL for strings), 4-aligned."""
+    return _align_arr(4 + lens + (1 if nul else 0), 4)
+
+
+class _ArrayEncoder:
+    """Computes the record layout of one array's refs and writes them."""
+
+    def __init__(self, table: ChunkRefTable) -> None:
+        self.table = table
+        self.n = len(table)
+        self.ndim = table.ndim
+        kind = table.kind
+        self.inline_rows = np.flatnonzero(kind == RefKind.INLINE)
+        self.native_rows = np.flatnonzero(kind == RefKind.NATIVE)
+        self.virtual_rows = np.flatnonzero(kind == RefKind.VIRTUAL)
+        index_span = 4 + 4 * self.ndim
+        sizes = np.zeros(self.n, dtype=np.int64)
+        self.inline_data = [bytes(b) for b in table.inline[self.inline_rows].tolist()]
+        self.inline_lens = np.fromiter(
+            (len(b) for b in self.inline_data), dtype=np.int64, count=len(self.inline_data)
+        )
+        sizes[self.inline_rows] = _INLINE_TABLE + index_span + _blob_span(self.inline_lens, False)
+        sizes[self.native_rows] = _NATIVE_TABLE + index_span
+        self._layout_virtual(sizes, index_span)
+        self.sizes = _align_arr(sizes, 8)
+
+    def _layout_virtual(self, sizes: np.ndarray, index_span: int) -> None:
+        rows = self.virtual_rows
+        self.locations = _utf8_column(self.table.location[rows])
+        etags = self.table.etag[rows]
+        self.has_etag = np.fromiter(
+            (e is not None for e in etags.tolist()), dtype=bool, count=len(rows)
+        )
+        self.etags = _utf8_column(etags[self.has_etag])
+        self.has_lm = ~self.has_etag & (self.table.last_modified[rows] != 0)
+        loc_lens = np.fromiter((len(b) for b in self.locations), dtype=np.int64, count=len(rows))
+        self.loc_span = _blob_span(loc_lens, True)
+        etag_span = np.zeros(len(rows), dtype=np.int64)
+        etag_lens = np.fromiter((len(b) for b in self.etags), dtype=np.int64, count=len(self.etags))
+        etag_span[self.has_etag] = _blob_span(etag_lens, True)
+        sizes[rows] = _VIRTUAL_TABLE + index_span + self.loc_span + etag_span
+
+    @property
+    def records_size(self) -> int:
+        return int(self.sizes.sum())
+
+    def write(self, out: _Out, start: int, vtables: dict[str, int]) -> np.ndarray:
+        """Write all records from ``start``; return the table position of each row."""
+        pos = start + np.cumsum(self.sizes) - self.sizes
+        coords = np.ascontiguousarray(self.table.coords, dtype="<u4")
+        self._write_inline(out, pos[self.inline_rows], coords[self.inline_rows], vtables)
+        self._write_native(out, pos[self.native_rows], coords[self.native_rows], vtables)
+        self._write_virtual(out, pos[self.virtual_rows], coords[self.virtual_rows], vtables)
+        return pos
+
+    def _write_index(
+        self, out: _Out, tpos: np.ndarray, vpos: np.ndarray, coords: np.ndarray
+    ) -> None:
+        out.put_u32(tpos + 4, vpos - (tpos + 4))
+        out.put_u32(vpos, self.ndim)
+        if self.ndim:
+            out.u32[(vpos >> 2)[:, None] + np.arange(1, self.ndim + 1)] = coords
+
+    def _write_inline(
+        self, out: _Out, tpos: np.ndarray, coords: np.ndarray, vt: dict[str, int]
+    ) -> None:
+        if not len(tpos):
+            return
+        out.put_u32(tpos, tpos - vt["inline"])
+        vpos = tpos + _INLINE_TABLE
+        self._write_index(out, tpos, vpos, coords)
+        dpos = vpos + 4 + 4 * self.ndim
+        out.put_u32(tpos + 8, dpos - (tpos + 8))
+        out.put_blobs(dpos, self.inline_data)
+
+    def _write_native(
+        self, out: _Out, tpos: np.ndarray, coords: np.ndarray, vt: dict[str, int]
+    ) -> None:
+        if not len(tpos):
+            return
+        rows = self.native_rows
+        out.put_u32(tpos, tpos - vt["native"])
+        self._write_index(out, tpos, tpos + _NATIVE_TABLE, coords)
+        out.put_u64(tpos + 8, self.table.offset[rows])
+        out.put_u64(tpos + 16, self.table.length[rows])
+        ids = np.ascontiguousarray(self.table.chunk_id[rows], dtype=np.uint8).view("<u4")
+        out.u32[((tpos + 24) >> 2)[:, None] + np.arange(3)] = ids
+
+    def _write_virtual(
+        self, out: _Out, tpos: np.ndarray, coords: np.ndarray, vt: dict[str, int]
+    ) -> None:
+        if not len(tpos):
+            return
+        rows = self.virtual_rows
+        vt_pos = np.full(len(rows), vt["virtual_plain"], dtype=np.int64)
+        vt_pos[self.has_etag] = vt["virtual_etag"]
+        vt_pos[self.has_lm] = vt["virtual_lm"]
+        out.put_u32(tpos, tpos - vt_pos)
+        vpos = tpos + _VIRTUAL_TABLE
+        self._write_index(out, tpos, vpos, coords)
+        out.put_u64(tpos + 8, self.table.offset[rows])
+        out.put_u64(tpos + 16, self.table.length[rows])
+        lpos = vpos + 4 + 4 * self.ndim
+        out.put_u32(tpos + 24, lpos - (tpos + 24))
+        out.put_blobs(lpos, self.locations)
+        epos = (lpos + self.loc_span)[self.has_etag]
+        etag_field = tpos[self.has_etag] + 28
+        out.put_u32(etag_field, epos - etag_field)
+        out.put_blobs(epos, self.etags)
+        out.put_u32(tpos[self.has_lm] + 28, self.table.last_modified[rows][self.has_lm])
+
+
+def encode_manifest(manifest: Manifest) -> bytes:
+    """Serialize a manifest as a flatbuffer (no file header).
+
+    Arrays are written sorted by node id; each table's rows are already sorted by coordinates.
+
+    Parameters
+    ----------
+    manifest
+        The manifest to encode.
+
+    Returns
+    -------
+    bytes
+        The flatbuffer bytes.
+    """
+    vtables, pos = _vtable_positions(4)
+    node_ids = sorted(manifest.arrays)
+    encoders = [_ArrayEncoder(manifest.arrays[n]) for n in node_ids]
+    manifest_pos = pos
+    arrays_vec = manifest_pos + _MANIFEST_TABLE
+    pos = _align(arrays_vec + 4 + 4 * len(encoders), 8)
+    array_pos = []
+    for enc in encoders:
+        array_pos.append(pos)
+        pos = _align(pos + _ARRAY_TABLE + 4 + 4 * enc.n, 8)
+        pos += enc.records_size
+    out = _Out.zeros(pos)
+    buf = out.raw
+    struct.pack_into("<I", buf, 0, manifest_pos)
+    for name, vpos in vtables.items():
+        raw = _VTABLES[name]
+        buf[vpos : vpos + len(raw)] = raw
+    struct.pack_into(
+        "<iI12s",
+        buf,
+        manifest_pos,
+        manifest_pos - vtables["manifest"],
+        arrays_vec - (manifest_pos + 4),
+        bytes(manifest.manifest_id),
+    )
+    _write_offsets(out, arrays_vec, np.asarray(array_pos, dtype=np.int64))
+    for node_id, enc, apos in zip(node_ids, encoders, array_pos):
+        refs_vec = apos + _ARRAY_TABLE
+        struct.pack_into(
+            "<iI8s", buf, apos, apos - vtables["array"], refs_vec - (apos + 4), bytes(node_id)
+        )
+        records = _align(refs_vec + 4 + 4 * enc.n, 8)
+        _write_offsets(out, refs_vec, enc.write(out, records, vtables))
+    return bytes(memoryview(buf)[:pos])
+
+
+def _write_offsets(out: _Out, vec: int, targets: np.ndarray) -> None:
+    """A vector of uoffsets at ``vec`` pointing to ``targets``."""
+    out.put_u32(np.asarray([vec]), len(targets))
+    slots = vec + 4 + 4 * np.arange(len(targets), dtype=np.int64)
+    out.put_u32(slots, targets - slots)
+
+
+# --- decoding ------------------------------------------------------------------------------
+
+
+class _Gather:
+    """Bounds-checked vectorized reads of little-endian integers at many positions."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.u8 = np.frombuffer(data, dtype=np.uint8)
+        self.size = len(data)
+        self._views = {
+            w: np.frombuffer(data, dtype=f"<u{w}", count=self.size // w) for w in (2, 4, 8)
+        }
+
+    def check(self, pos: np.ndarray, width: int | np.ndarray) -> None:
+        if len(pos) and (int(pos.min()) < 0 or int(np.max(pos + width)) > self.size):
+            raise FormatError(f"a chunk ref field lies outside the {self.size}-byte buffer")
+
+    def raw(self, pos: np.ndarray, width: int) -> np.ndarray:
+        """``(n, width)`` bytes starting at each position."""
+        self.check(pos, width)
+        if width % 4 == 0 and not (pos & 3).any():
+            words = self._views[4][(pos >> 2)[:, None] + np.arange(width // 4)]
+            return words.view(np.uint8)
+        return self.u8[pos[:, None] + np.arange(width)]
+
+    def _word(self, pos: np.ndarray, width: int) -> np.ndarray:
+        """Unsigned little-endian ``width``-byte integers at ``pos`` (aligned fast path)."""
+        self.check(pos, width)
+        if not (pos & (width - 1)).any():
+            return self._views[width][pos // width]
+        return self.raw(pos, width).view(f"<u{width}")[:, 0]
+
+    def uint(self, pos: np.ndarray, width: int) -> np.ndarray:
+        return self._word(pos, width).astype(np.int64)
+
+    def u64(self, pos: np.ndarray) -> np.ndarray:
+        return self._word(pos, 8)
+
+    def i32(self, pos: np.ndarray) -> np.ndarray:
+        return self._word(pos, 4).view("<i4").astype(np.int64)
+
+    def deref(self, pos: np.ndarray) -> np.ndarray:
+        return pos + self.uint(pos, 4)
+
+    def vector_len(self, vec: np.ndarray, elem_size: int) -> np.ndarray:
+        """Lengths of the vectors at ``vec`` after checking their elements are in bounds."""
+        n = self.uint(vec, 4)
+        self.check(vec + 4, n * elem_size)
+        return n
+
+    def blobs(self, vec: np.ndarray) -> list[bytes]:
+        lens = self.vector_len(vec, 1)
+        data = self.data
+        return [data[s : s + n] for s, n in zip((vec + 4).tolist(), lens.tolist())]
+
+
+class _RefFields:
+    """Positions of every ChunkRef field for all rows (-1 where absent)."""
+
+    def __init__(self, g: _Gather, tpos: np.ndarray) -> None:
+        vt = tpos - g.i32(tpos)
+        vt_size = g.uint(vt, 2)
+        if len(vt) and (vt_size.min() < 4 or (vt_size % 2).any()):
+            raise FormatError("invalid ChunkRef vtable size")
+        self.pos: list[np.ndarray] = []
+        for slot in range(_NUM_REF_SLOTS):
+            entry = 4 + 2 * slot
+            has = vt_size > entry
+            voff = np.zeros(len(tpos), dtype=np.int64)
+            if has.any():
+                voff[has] = g.uint(vt[has] + entry, 2)
+            self.pos.append(np.where(voff != 0, tpos + voff, -1))
+
+    def present(self, slot: int) -> np.ndarray:
+        return self.pos[slot] >= 0
+
+
+def _object_column(n: int, rows: np.ndarray, values: list[object]) -> np.ndarray:
+    col = np.full(n, None, dtype=object)
+    if len(rows):
+        col[rows] = np.fromiter(values, dtype=object, count=len(values))
+    return col
+
+
+def _decode_refs(g: _Gather, refs_vec: int) -> ChunkRefTable:
+    vec = np.asarray([refs_vec], dtype=np.int64)
+    n = int(g.vector_len(vec, 4)[0])
+    slots = refs_vec + 4 + 4 * np.arange(n, dtype=np.int64)
+    f = _RefFields(g, g.deref(slots))
+    if not f.present(_INDEX).all():
+        raise FormatError("required field 'ChunkRef.index' is missing")
+    index_vec = g.deref(f.pos[_INDEX])
+    dims = g.vector_len(index_vec, 4)
+    ndim = int(dims[0]) if n else 0
+    if n and (dims != ndim).any():
+        raise FormatError("chunk refs of one array have indices of different lengths")
+    coords = (
+        g.raw(index_vec + 4, 4 * ndim).view("<u4").reshape(n, ndim)
+        if ndim
+        else np.zeros((n, 0), dtype=np.uint32)
+    )
+    return _table_from_fields(g, f, n, coords.astype(np.uint32))
+
+
+def _table_from_fields(g: _Gather, f: _RefFields, n: int, coords: np.ndarray) -> ChunkRefTable:
+    kind = np.full(n, 255, dtype=np.uint8)
+    inline_rows = np.flatnonzero(f.present(_INLINE))
+    native_rows = np.flatnonzero(f.present(_CHUNK_ID) & ~f.present(_INLINE))
+    virtual_rows = np.flatnonzero(
+        f.present(_LOCATION) & ~f.present(_INLINE) & ~f.present(_CHUNK_ID)
+    )
+    kind[inline_rows], kind[native_rows], kind[virtual_rows] = (
+        RefKind.INLINE,
+        RefKind.NATIVE,
+        RefKind.VIRTUAL,
+    )
+    if (kind == 255).any():
+        raise FormatError("a chunk ref has none of inline data, chunk id or location")
+    offset = np.zeros(n, dtype=np.uint64)
+    length = np.zeros(n, dtype=np.uint64)
+    for slot, col in ((_OFFSET, offset), (_LENGTH, length)):
+        rows = np.flatnonzero(f.present(slot))
+        col[rows] = g.u64(f.pos[slot][rows])
+    inline = g.blobs(g.deref(f.pos[_INLINE][inline_rows]))
+    length[inline_rows] = [len(b) for b in inline]
+    chunk_id = np.zeros((n, ID12_SIZE), dtype=np.uint8)
+    chunk_id[native_rows] = g.raw(f.pos[_CHUNK_ID][native_rows], ID12_SIZE)
+    locations = [b.decode("utf-8") for b in g.blobs(g.deref(f.pos[_LOCATION][virtual_rows]))]
+    etag_rows = np.flatnonzero(f.present(_ETAG))
+    etags = [b.decode("utf-8") for b in g.blobs(g.deref(f.pos[_ETAG][etag_rows]))]
+    last_modified = np.zeros(n, dtype=np.uint32)
+    lm_rows = np.flatnonzero(f.present(_LAST_MODIFIED))
+    last_modified[lm_rows] = g.uint(f.pos[_LAST_MODIFIED][lm_rows], 4)
+    return ChunkRefTable(
+        coords=coords,
+        kind=kind,
+        chunk_id=chunk_id,
+        offset=offset,
+        length=length,
+        inline=_object_column(n, inline_rows, list(inline)),
+        location=_object_column(n, virtual_rows, list(locations)),
+        etag=_object_column(n, etag_rows, list(etags)),
+        last_modified=last_modified,
+    )
+
+
+def _read_manifest(t: Table, g: _Gather) -> Manifest:
+    manifest_id = required(t.struct(0, ID12_SIZE), "Manifest.id")
+    arrays: dict[bytes, ChunkRefTable] = {}
+    for a in required(t.tables(1), "Manifest.arrays"):
+        node_id = required(a.struct(0, ID8_SIZE), "ArrayManifest.node_id")
+        refs_field = a.field(1)
+        if not refs_field:
+            raise FormatError("required field 'ArrayManifest.refs' is missing")
+        arrays[node_id] = _decode_refs(g, a.buf.deref(refs_field))
+    return Manifest(manifest_id=manifest_id, arrays=arrays)
+
+
+def decode_manifest(buf: bytes) -> Manifest:
+    """Parse a manifest flatbuffer (no file header).
+
+    Raises
+    ------
+    FormatError
+        The buffer is not a valid manifest flatbuffer or lacks a required field.
+    """
+    data = bytes(buf)
+    with decoding("manifest flatbuffer"):
+        return _read_manifest(Buffer(data).root(), _Gather(data))

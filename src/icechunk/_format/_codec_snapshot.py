@@ -1,0 +1,225 @@
+"""Flatbuffers encoding of :class:`~icechunk._format.snapshot.Snapshot` (schema ``snapshot.fbs``)."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping
+from typing import Any
+
+import flatbuffers
+import msgpack
+
+from . import _fbwrite as w
+from ._fb import Table, read_root, required
+from .ids import ID8_SIZE, ID12_SIZE
+from .snapshot import (
+    ArrayNodeData,
+    DimensionShape,
+    ManifestFileInfo,
+    ManifestRef,
+    NodeSnapshot,
+    Snapshot,
+)
+
+NODE_DATA_ARRAY = 1
+NODE_DATA_GROUP = 2
+
+_MANIFEST_FILE_INFO = struct.Struct("<12s4xQI4x")
+_DIMENSION_SHAPE = struct.Struct("<QQ")
+_CHUNK_INDEX_RANGE = struct.Struct("<II")
+
+# Table slots, in schema field order.
+_SNAP_ID, _SNAP_PARENT, _SNAP_NODES, _SNAP_FLUSHED_AT, _SNAP_MESSAGE = 0, 1, 2, 3, 4
+_SNAP_METADATA, _SNAP_MANIFEST_FILES = 5, 6
+_NODE_ID, _NODE_PATH, _NODE_USER_DATA, _NODE_DATA_TYPE, _NODE_DATA = 0, 1, 2, 3, 4
+_ARR_SHAPE, _ARR_DIM_NAMES, _ARR_MANIFESTS = 0, 1, 2
+_MREF_ID, _MREF_EXTENTS = 0, 1
+
+
+# --- encoding ------------------------------------------------------------------------------
+
+
+def pack_metadata_value(value: Any) -> bytes:
+    """The msgpack encoding of a JSON value, as stored in snapshot metadata."""
+    return bytes(msgpack.packb(value, use_bin_type=True))
+
+
+def unpack_metadata_value(raw: bytes) -> Any:
+    """Inverse of :func:`pack_metadata_value`."""
+    return msgpack.unpackb(raw, raw=False)
+
+
+def _metadata(builder: flatbuffers.Builder, metadata: Mapping[str, Any]) -> int:
+    items = []
+    for name in sorted(metadata):
+        name_off = builder.CreateString(name)
+        value_off = builder.CreateByteVector(pack_metadata_value(metadata[name]))
+        builder.StartObject(2)
+        builder.PrependUOffsetTRelativeSlot(1, value_off, 0)
+        builder.PrependUOffsetTRelativeSlot(0, name_off, 0)
+        items.append(builder.EndObject())
+    return w.offsets_vector(builder, items)
+
+
+def _manifest_ref(builder: flatbuffers.Builder, ref: ManifestRef) -> int:
+    extents = w.structs_vector(
+        builder, [_CHUNK_INDEX_RANGE.pack(a, b) for a, b in ref.extents], 8, 4
+    )
+    builder.StartObject(2)
+    builder.PrependUOffsetTRelativeSlot(_MREF_EXTENTS, extents, 0)
+    builder.PrependStructSlot(_MREF_ID, w.prepend_raw(builder, ref.manifest_id), 0)
+    return int(builder.EndObject())
+
+
+def _dimension_names(builder: flatbuffers.Builder, names: tuple[str | None, ...]) -> int:
+    tables = []
+    for name in names:
+        name_off = None if name is None else builder.CreateString(name)
+        builder.StartObject(1)
+        if name_off is not None:
+            builder.PrependUOffsetTRelativeSlot(0, name_off, 0)
+        tables.append(builder.EndObject())
+    return w.offsets_vector(builder, tables)
+
+
+def _array_data(builder: flatbuffers.Builder, array: ArrayNodeData) -> int:
+    manifests = w.offsets_vector(builder, [_manifest_ref(builder, m) for m in array.manifests])
+    dim_names = (
+        None if array.dimension_names is None else _dimension_names(builder, array.dimension_names)
+    )
+    shape = w.structs_vector(
+        builder,
+        [_DIMENSION_SHAPE.pack(d.array_length, d.chunk_length) for d in array.shape],
+        16,
+        8,
+    )
+    builder.StartObject(3)
+    builder.PrependUOffsetTRelativeSlot(_ARR_MANIFESTS, manifests, 0)
+    if dim_names is not None:
+        builder.PrependUOffsetTRelativeSlot(_ARR_DIM_NAMES, dim_names, 0)
+    builder.PrependUOffsetTRelativeSlot(_ARR_SHAPE, shape, 0)
+    return int(builder.EndObject())
+
+
+def _node(builder: flatbuffers.Builder, node: NodeSnapshot) -> int:
+    if node.array is None:
+        builder.StartObject(0)
+        data, data_type = builder.EndObject(), NODE_DATA_GROUP
+    else:
+        data, data_type = _array_data(builder, node.array), NODE_DATA_ARRAY
+    user_data = builder.CreateByteVector(bytes(node.user_data))
+    path = builder.CreateString(node.path)
+    builder.StartObject(5)
+    builder.PrependUOffsetTRelativeSlot(_NODE_DATA, data, 0)
+    builder.PrependUOffsetTRelativeSlot(_NODE_USER_DATA, user_data, 0)
+    builder.PrependUOffsetTRelativeSlot(_NODE_PATH, path, 0)
+    builder.PrependStructSlot(_NODE_ID, w.prepend_raw(builder, node.node_id), 0)
+    builder.PrependUint8Slot(_NODE_DATA_TYPE, data_type, 0)
+    return int(builder.EndObject())
+
+
+def encode_snapshot(snapshot: Snapshot) -> bytes:
+    """Serialize a snapshot as a flatbuffer (no file header).
+
+    Nodes are written sorted by path, metadata sorted by name and manifest files sorted by id.
+
+    Parameters
+    ----------
+    snapshot
+        The snapshot to encode.
+
+    Returns
+    -------
+    bytes
+        The flatbuffer bytes.
+    """
+    builder = w.new_builder(4096)
+    nodes = sorted(snapshot.nodes, key=lambda n: n.path)
+    nodes_off = w.offsets_vector(builder, [_node(builder, n) for n in nodes])
+    files = sorted(snapshot.manifest_files, key=lambda f: f.manifest_id)
+    files_off = w.structs_vector(
+        builder,
+        [_MANIFEST_FILE_INFO.pack(f.manifest_id, f.size_bytes, f.num_chunk_refs) for f in files],
+        _MANIFEST_FILE_INFO.size,
+        8,
+    )
+    metadata_off = _metadata(builder, snapshot.metadata)
+    message_off = builder.CreateString(snapshot.message)
+    builder.StartObject(7)
+    builder.PrependUint64Slot(_SNAP_FLUSHED_AT, snapshot.flushed_at, 0)
+    builder.PrependUOffsetTRelativeSlot(_SNAP_MANIFEST_FILES, files_off, 0)
+    builder.PrependUOffsetTRelativeSlot(_SNAP_METADATA, metadata_off, 0)
+    builder.PrependUOffsetTRelativeSlot(_SNAP_MESSAGE, message_off, 0)
+    builder.PrependUOffsetTRelativeSlot(_SNAP_NODES, nodes_off, 0)
+    if snapshot.parent_id is not None:
+        builder.PrependStructSlot(_SNAP_PARENT, w.prepend_raw(builder, snapshot.parent_id), 0)
+    builder.PrependStructSlot(_SNAP_ID, w.prepend_raw(builder, snapshot.snapshot_id), 0)
+    return w.finish(builder, builder.EndObject())
+
+
+# --- decoding ------------------------------------------------------------------------------
+
+
+def _read_manifest_ref(t: Table) -> ManifestRef:
+    extents = required(t.structs(_MREF_EXTENTS, 8), "ManifestRef.extents")
+    return ManifestRef(
+        manifest_id=required(t.struct(_MREF_ID, ID12_SIZE), "ManifestRef.object_id"),
+        extents=tuple(_CHUNK_INDEX_RANGE.unpack(e) for e in extents),
+    )
+
+
+def _read_array(t: Table) -> ArrayNodeData:
+    shape = required(t.structs(_ARR_SHAPE, 16), "ArrayNodeData.shape")
+    names_tables = t.tables(_ARR_DIM_NAMES)
+    names = None if names_tables is None else tuple(n.string(0) for n in names_tables)
+    manifests = required(t.tables(_ARR_MANIFESTS), "ArrayNodeData.manifests")
+    return ArrayNodeData(
+        shape=tuple(DimensionShape(*_DIMENSION_SHAPE.unpack(d)) for d in shape),
+        dimension_names=names,
+        manifests=tuple(_read_manifest_ref(m) for m in manifests),
+    )
+
+
+def _read_node(t: Table) -> NodeSnapshot:
+    data_type = t.u8(_NODE_DATA_TYPE)
+    data = required(t.table(_NODE_DATA), "NodeSnapshot.node_data")
+    if data_type == NODE_DATA_ARRAY:
+        array: ArrayNodeData | None = _read_array(data)
+    elif data_type == NODE_DATA_GROUP:
+        array = None
+    else:
+        raise ValueError(f"unknown node data type {data_type}")
+    return NodeSnapshot(
+        node_id=required(t.struct(_NODE_ID, ID8_SIZE), "NodeSnapshot.id"),
+        path=required(t.string(_NODE_PATH), "NodeSnapshot.path"),
+        user_data=required(t.blob(_NODE_USER_DATA), "NodeSnapshot.user_data"),
+        array=array,
+    )
+
+
+def _read_snapshot(t: Table) -> Snapshot:
+    metadata = {}
+    for item in required(t.tables(_SNAP_METADATA), "Snapshot.metadata"):
+        name = required(item.string(0), "MetadataItem.name")
+        metadata[name] = unpack_metadata_value(required(item.blob(1), "MetadataItem.value"))
+    files = required(t.structs(_SNAP_MANIFEST_FILES, 32), "Snapshot.manifest_files")
+    return Snapshot(
+        snapshot_id=required(t.struct(_SNAP_ID, ID12_SIZE), "Snapshot.id"),
+        parent_id=t.struct(_SNAP_PARENT, ID12_SIZE),
+        flushed_at=t.u64(_SNAP_FLUSHED_AT),
+        message=required(t.string(_SNAP_MESSAGE), "Snapshot.message"),
+        metadata=metadata,
+        nodes=tuple(_read_node(n) for n in required(t.tables(_SNAP_NODES), "Snapshot.nodes")),
+        manifest_files=tuple(ManifestFileInfo(*_MANIFEST_FILE_INFO.unpack(f)) for f in files),
+    )
+
+
+def decode_snapshot(buf: bytes) -> Snapshot:
+    """Parse a snapshot flatbuffer (no file header).
+
+    Raises
+    ------
+    FormatError
+        The buffer is not a valid snapshot flatbuffer or lacks a required field.
+    """
+    return read_root(buf, _read_snapshot, "snapshot flatbuffer")

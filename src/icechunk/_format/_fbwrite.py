@@ -1,0 +1,46 @@
+"""Small helpers around :class:`flatbuffers.Builder` shared by the snapshot and log encoders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import flatbuffers
+
+
+def new_builder(initial_size: int = 1024) -> flatbuffers.Builder:
+    """A fresh builder."""
+    return flatbuffers.Builder(initial_size)
+
+
+def prepend_raw(builder: flatbuffers.Builder, raw: bytes, align: int = 1) -> int:
+    """Prepend ``raw`` as an inline struct of alignment ``align``; return its offset."""
+    size = len(raw)
+    builder.Prep(align, size)
+    builder.head = builder.head - size
+    builder.Bytes[builder.head : builder.head + size] = raw
+    return int(builder.Offset())
+
+
+def offsets_vector(builder: flatbuffers.Builder, offsets: Sequence[int]) -> int:
+    """A vector of uoffsets to already written tables or strings."""
+    builder.StartVector(4, len(offsets), 4)
+    for off in reversed(offsets):
+        builder.PrependUOffsetTRelative(off)
+    return int(builder.EndVector())
+
+
+def structs_vector(
+    builder: flatbuffers.Builder, items: Sequence[bytes], size: int, align: int
+) -> int:
+    """A vector of inline structs given as their raw little-endian bytes (each ``size`` long)."""
+    builder.StartVector(size, len(items), align)
+    raw = b"".join(items)
+    builder.head = builder.head - len(raw)
+    builder.Bytes[builder.head : builder.head + len(raw)] = raw
+    return int(builder.EndVector())
+
+
+def finish(builder: flatbuffers.Builder, root: int) -> bytes:
+    """Finish the buffer with ``root`` as root table and return its bytes."""
+    builder.Finish(root)
+    return bytes(builder.Output())
