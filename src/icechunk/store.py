@@ -73,7 +73,6 @@ class IcechunkStore(Store, SyncMixin):
         super().__init__(read_only=core_session.read_only if read_only is None else read_only)
         self._session = session
         self._core = StoreCore(core_session)
-        self._is_open = True
 
     # --- identity, pickling ------------------------------------------------------------------
 
@@ -147,7 +146,7 @@ class IcechunkStore(Store, SyncMixin):
         if byte_range is not None and not isinstance(
             byte_range, RangeByteRequest | OffsetByteRequest | SuffixByteRequest
         ):
-            raise TypeError(f"unexpected byte_range, got {byte_range!r}")
+            raise TypeError(f"Unexpected byte_range, got {byte_range!r}")
         data = await self._get_bytes_or_none(key, byte_range)
         return None if data is None else prototype.buffer.from_bytes(data)
 
@@ -227,6 +226,29 @@ class IcechunkStore(Store, SyncMixin):
     def sync_clear(self) -> None:
         """Blocking version of :meth:`clear`."""
         sync(self.clear(), method="IcechunkStore.sync_clear")
+
+    # --- zarr's optional blocking protocol ---------------------------------------------------
+
+    def get_sync(
+        self,
+        key: str,
+        *,
+        prototype: BufferPrototype | None = None,
+        byte_range: ByteRequest | None = None,
+    ) -> Buffer | None:
+        """Blocking version of :meth:`get`."""
+        from zarr.core.buffer import default_buffer_prototype
+
+        proto = prototype or default_buffer_prototype()
+        return sync(self.get(key, proto, byte_range), method="IcechunkStore.get_sync")
+
+    def set_sync(self, key: str, value: Buffer) -> None:
+        """Blocking version of :meth:`set`."""
+        sync(self.set(key, value), method="IcechunkStore.set_sync")
+
+    def delete_sync(self, key: str) -> None:
+        """Blocking version of :meth:`delete`."""
+        sync(self.delete(key), method="IcechunkStore.delete_sync")
 
     # --- listing -----------------------------------------------------------------------------
 

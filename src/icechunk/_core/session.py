@@ -345,6 +345,12 @@ class SessionCore:
         self._nodes = None
         self._encodings.clear()
 
+    def move_base(self, snapshot_id: bytes) -> None:
+        """Re-base the change set on ``snapshot_id`` (used by rebase)."""
+        self.snapshot_id = snapshot_id
+        self._nodes = None
+        self._encodings.clear()
+
     @property
     def has_uncommitted_changes(self) -> bool:
         return not self.change_set.is_empty()

@@ -1,0 +1,207 @@
+"""Conflicts between a session's changes and commits that landed first, and their solvers.
+
+``ConflictDetector`` fails a rebase on any conflict; ``BasicConflictSolver`` settles chunk
+conflicts by ``VersionSelection`` and lets our deletes win over their updates unless told to
+fail. Detection compares our change set with one transaction log at a time.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ._change_set import ChangeSet
+from ._format.manifest import ChunkCoords
+from ._format.snapshot import NodeSnapshot
+from ._format.transaction_log import TransactionLog
+
+
+class VersionSelection(enum.Enum):
+    """Which side wins a chunk conflict."""
+
+    Fail = 0
+    UseOurs = 1
+    UseTheirs = 2
+
+
+class ConflictType(enum.Enum):
+    """The kinds of conflict a rebase can meet."""
+
+    NewNodeConflictsWithExistingNode = 1
+    NewNodeInInvalidGroup = 2
+    ZarrMetadataDoubleUpdate = 3
+    ZarrMetadataUpdateOfDeletedArray = 4
+    ZarrMetadataUpdateOfDeletedGroup = 5
+    ChunkDoubleUpdate = 6
+    ChunksUpdatedInDeletedArray = 7
+    ChunksUpdatedInUpdatedArray = 8
+    DeleteOfUpdatedArray = 9
+    DeleteOfUpdatedGroup = 10
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """One conflict: its type, the node path, and for chunk conflicts the chunk indices."""
+
+    conflict_type: ConflictType
+    path: str
+    conflicted_chunks: list[list[int]] | None = None
+
+    def __str__(self) -> str:
+        chunks = f" chunks {self.conflicted_chunks}" if self.conflicted_chunks else ""
+        return f"{self.conflict_type.name} at {self.path}{chunks}"
+
+
+class ConflictSolver:
+    """Base of the conflict solvers; use ``ConflictDetector`` or ``BasicConflictSolver``."""
+
+    def _resolve(self, conflicts: list[Conflict], change_set: ChangeSet, ids: Mapping[str, bytes]) -> list[Conflict]:
+        """Patch ``change_set`` to settle what it can; return the conflicts left unsolved."""
+        return list(conflicts)
+
+
+class ConflictDetector(ConflictSolver):
+    """Fails the rebase on any conflict; rebases cleanly when there is none."""
+
+    def __repr__(self) -> str:
+        return "ConflictDetector()"
+
+
+class BasicConflictSolver(ConflictSolver):
+    """Settles chunk conflicts and deletes of updated nodes; fails on any other conflict.
+
+    Parameters
+    ----------
+    on_chunk_conflict
+        Keep our chunk (``UseOurs``), theirs (``UseTheirs``), or fail (``Fail``).
+    fail_on_delete_of_updated_array
+        Fail when we delete an array they updated; otherwise our delete wins.
+    fail_on_delete_of_updated_group
+        Fail when we delete a group they updated; otherwise our delete wins.
+    """
+
+    def __init__(
+        self,
+        *,
+        on_chunk_conflict: VersionSelection = VersionSelection.UseOurs,
+        fail_on_delete_of_updated_array: bool = False,
+        fail_on_delete_of_updated_group: bool = False,
+    ):
+        self.on_chunk_conflict = on_chunk_conflict
+        self.fail_on_delete_of_updated_array = fail_on_delete_of_updated_array
+        self.fail_on_delete_of_updated_group = fail_on_delete_of_updated_group
+
+    def __repr__(self) -> str:
+        return (
+            f"BasicConflictSolver(on_chunk_conflict={self.on_chunk_conflict}, "
+            f"fail_on_delete_of_updated_array={self.fail_on_delete_of_updated_array}, "
+            f"fail_on_delete_of_updated_group={self.fail_on_delete_of_updated_group})"
+        )
+
+    def _resolve(self, conflicts: list[Conflict], change_set: ChangeSet, ids: Mapping[str, bytes]) -> list[Conflict]:
+        unsolved = []
+        for conflict in conflicts:
+            kind = conflict.conflict_type
+            if kind is ConflictType.ChunkDoubleUpdate:
+                if self.on_chunk_conflict is VersionSelection.Fail:
+                    unsolved.append(conflict)
+                elif self.on_chunk_conflict is VersionSelection.UseTheirs:
+                    coords = [tuple(c) for c in conflict.conflicted_chunks or []]
+                    change_set.drop_chunks(ids[conflict.path], coords)
+            elif kind is ConflictType.DeleteOfUpdatedArray:
+                if self.fail_on_delete_of_updated_array:
+                    unsolved.append(conflict)
+            elif kind is ConflictType.DeleteOfUpdatedGroup:
+                if self.fail_on_delete_of_updated_group:
+                    unsolved.append(conflict)
+            else:
+                unsolved.append(conflict)
+        return unsolved
+
+
+def detect_conflicts(
+    ours: ChangeSet,
+    theirs: TransactionLog,
+    their_nodes: Mapping[str, NodeSnapshot],
+    base_paths: Mapping[bytes, str],
+) -> list[Conflict]:
+    """Every conflict between our change set and one commit of theirs.
+
+    ``their_nodes`` are the nodes of their snapshot by path; ``base_paths`` maps the node ids
+    of our base snapshot to paths.
+    """
+    found: list[Conflict] = []
+    their_new = theirs.new_groups | theirs.new_arrays
+    for path, (node_id, _) in list(ours.new_groups.items()) + list(ours.new_arrays.items()):
+        existing = their_nodes.get(path)
+        if existing is not None and existing.node_id in their_new:
+            found.append(Conflict(ConflictType.NewNodeConflictsWithExistingNode, path))
+        elif _parent_invalid(path, ours, their_nodes, theirs, base_paths):
+            found.append(Conflict(ConflictType.NewNodeInInvalidGroup, path))
+    _metadata_conflicts(ours.updated_arrays, theirs.updated_arrays, theirs.deleted_arrays,
+                        ConflictType.ZarrMetadataUpdateOfDeletedArray, base_paths, found)
+    _metadata_conflicts(ours.updated_groups, theirs.updated_groups, theirs.deleted_groups,
+                        ConflictType.ZarrMetadataUpdateOfDeletedGroup, base_paths, found)
+    for node_id, chunks in ours.chunks.items():
+        if not chunks or node_id not in base_paths:
+            continue
+        path = base_paths[node_id]
+        if node_id in theirs.deleted_arrays:
+            found.append(Conflict(ConflictType.ChunksUpdatedInDeletedArray, path))
+        elif node_id in theirs.updated_arrays:
+            found.append(Conflict(ConflictType.ChunksUpdatedInUpdatedArray, path))
+        else:
+            common = _common_chunks(chunks.keys(), theirs.updated_chunks.get(node_id, frozenset()))
+            if common:
+                found.append(Conflict(ConflictType.ChunkDoubleUpdate, path, common))
+    for path, node_id in ours.deleted_arrays.items():
+        if node_id in theirs.updated_arrays or theirs.updated_chunks.get(node_id):
+            found.append(Conflict(ConflictType.DeleteOfUpdatedArray, path))
+    for path, node_id in ours.deleted_groups.items():
+        if node_id in theirs.updated_groups:
+            found.append(Conflict(ConflictType.DeleteOfUpdatedGroup, path))
+    return found
+
+
+def _metadata_conflicts(
+    ours: Mapping[bytes, object],
+    their_updates: frozenset[bytes],
+    their_deletes: frozenset[bytes],
+    deleted_kind: ConflictType,
+    base_paths: Mapping[bytes, str],
+    found: list[Conflict],
+) -> None:
+    for node_id in ours:
+        path = base_paths.get(node_id, "?")
+        if node_id in their_deletes:
+            found.append(Conflict(deleted_kind, path))
+        elif node_id in their_updates:
+            found.append(Conflict(ConflictType.ZarrMetadataDoubleUpdate, path))
+
+
+def _common_chunks(ours: object, theirs: frozenset[ChunkCoords]) -> list[list[int]]:
+    if not theirs:
+        return []
+    return sorted(list(c) for c in set(ours) & theirs)  # type: ignore[call-overload]
+
+
+def _parent_invalid(
+    path: str,
+    ours: ChangeSet,
+    their_nodes: Mapping[str, NodeSnapshot],
+    theirs: TransactionLog,
+    base_paths: Mapping[bytes, str],
+) -> bool:
+    deleted_by_them = {base_paths[i] for i in theirs.deleted_groups if i in base_paths}
+    parent = path
+    while parent != "/":
+        parent = parent.rsplit("/", 1)[0] or "/"
+        if parent in ours.new_groups:
+            continue
+        node = their_nodes.get(parent)
+        if node is not None and node.is_array:
+            return True
+        if node is None and parent in deleted_by_them:
+            return True
+    return False
