@@ -101,3 +101,15 @@ def test_upstream_logs(upstream_repo) -> None:  # type: ignore[no-untyped-def]
     assert second.updated_chunks == {ids["/big"]: {(0,)}, ids["/group1/small"]: {(0, 0)}}
     for log in (first, second):
         assert decode_transaction_log(encode_transaction_log(log)) == log
+
+
+def test_many_updated_chunks_are_vectorized() -> None:
+    """Loose bound that fails when updated chunks go back to per-chunk builder calls."""
+    import time
+
+    coords = frozenset((i // 300, i % 300) for i in range(100_000))
+    log = TransactionLog(b"s" * 12, updated_chunks={b"a" * 8: coords, b"b" * 8: frozenset({(1,)})})
+    start = time.perf_counter()
+    buf = encode_transaction_log(log)
+    assert decode_transaction_log(buf) == log
+    assert time.perf_counter() - start < 2.0

@@ -16,6 +16,7 @@ import numpy as np
 
 from .._exceptions import FormatError
 from ._fb import Buffer, Table, decoding, required
+from ._fbvec import Gather, TableFields
 from .ids import ID8_SIZE, ID12_SIZE
 from .manifest import ChunkRefTable, Manifest, RefKind
 
@@ -293,81 +294,6 @@ def _write_offsets(out: _Out, vec: int, targets: np.ndarray) -> None:
 # --- decoding ------------------------------------------------------------------------------
 
 
-class _Gather:
-    """Bounds-checked vectorized reads of little-endian integers at many positions."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.u8 = np.frombuffer(data, dtype=np.uint8)
-        self.size = len(data)
-        self._views = {
-            w: np.frombuffer(data, dtype=f"<u{w}", count=self.size // w) for w in (2, 4, 8)
-        }
-
-    def check(self, pos: np.ndarray, width: int | np.ndarray) -> None:
-        if len(pos) and (int(pos.min()) < 0 or int(np.max(pos + width)) > self.size):
-            raise FormatError(f"a chunk ref field lies outside the {self.size}-byte buffer")
-
-    def raw(self, pos: np.ndarray, width: int) -> np.ndarray:
-        """``(n, width)`` bytes starting at each position."""
-        self.check(pos, width)
-        if width % 4 == 0 and not (pos & 3).any():
-            words = self._views[4][(pos >> 2)[:, None] + np.arange(width // 4)]
-            return words.view(np.uint8)
-        return self.u8[pos[:, None] + np.arange(width)]
-
-    def _word(self, pos: np.ndarray, width: int) -> np.ndarray:
-        """Unsigned little-endian ``width``-byte integers at ``pos`` (aligned fast path)."""
-        self.check(pos, width)
-        if not (pos & (width - 1)).any():
-            return self._views[width][pos // width]
-        return self.raw(pos, width).view(f"<u{width}")[:, 0]
-
-    def uint(self, pos: np.ndarray, width: int) -> np.ndarray:
-        return self._word(pos, width).astype(np.int64)
-
-    def u64(self, pos: np.ndarray) -> np.ndarray:
-        return self._word(pos, 8)
-
-    def i32(self, pos: np.ndarray) -> np.ndarray:
-        return self._word(pos, 4).view("<i4").astype(np.int64)
-
-    def deref(self, pos: np.ndarray) -> np.ndarray:
-        return pos + self.uint(pos, 4)
-
-    def vector_len(self, vec: np.ndarray, elem_size: int) -> np.ndarray:
-        """Lengths of the vectors at ``vec`` after checking their elements are in bounds."""
-        n = self.uint(vec, 4)
-        self.check(vec + 4, n * elem_size)
-        return n
-
-    def blobs(self, vec: np.ndarray) -> list[bytes]:
-        lens = self.vector_len(vec, 1)
-        data = self.data
-        return [data[s : s + n] for s, n in zip((vec + 4).tolist(), lens.tolist())]
-
-
-class _RefFields:
-    """Positions of every ChunkRef field for all rows (-1 where absent)."""
-
-    def __init__(self, g: _Gather, tpos: np.ndarray) -> None:
-        vt = tpos - g.i32(tpos)
-        vt_size = g.uint(vt, 2)
-        if len(vt) and (vt_size.min() < 4 or (vt_size % 2).any()):
-            raise FormatError("invalid ChunkRef vtable size")
-        self.pos: list[np.ndarray] = []
-        for slot in range(_NUM_REF_SLOTS):
-            entry = 4 + 2 * slot
-            has = vt_size > entry
-            voff = np.zeros(len(tpos), dtype=np.int64)
-            if has.any():
-                voff[has] = g.uint(vt[has] + entry, 2)
-            self.pos.append(np.where(voff != 0, tpos + voff, -1))
-
-    def present(self, slot: int) -> np.ndarray:
-        return self.pos[slot] >= 0
-
-
 def _object_column(n: int, rows: np.ndarray, values: list[object]) -> np.ndarray:
     col = np.full(n, None, dtype=object)
     if len(rows):
@@ -375,11 +301,11 @@ def _object_column(n: int, rows: np.ndarray, values: list[object]) -> np.ndarray
     return col
 
 
-def _decode_refs(g: _Gather, refs_vec: int) -> ChunkRefTable:
+def _decode_refs(g: Gather, refs_vec: int) -> ChunkRefTable:
     vec = np.asarray([refs_vec], dtype=np.int64)
     n = int(g.vector_len(vec, 4)[0])
     slots = refs_vec + 4 + 4 * np.arange(n, dtype=np.int64)
-    f = _RefFields(g, g.deref(slots))
+    f = TableFields(g, g.deref(slots), _NUM_REF_SLOTS)
     if not f.present(_INDEX).all():
         raise FormatError("required field 'ChunkRef.index' is missing")
     index_vec = g.deref(f.pos[_INDEX])
@@ -395,7 +321,7 @@ def _decode_refs(g: _Gather, refs_vec: int) -> ChunkRefTable:
     return _table_from_fields(g, f, n, coords.astype(np.uint32))
 
 
-def _table_from_fields(g: _Gather, f: _RefFields, n: int, coords: np.ndarray) -> ChunkRefTable:
+def _table_from_fields(g: Gather, f: TableFields, n: int, coords: np.ndarray) -> ChunkRefTable:
     kind = np.full(n, 255, dtype=np.uint8)
     inline_rows = np.flatnonzero(f.present(_INLINE))
     native_rows = np.flatnonzero(f.present(_CHUNK_ID) & ~f.present(_INLINE))
@@ -437,7 +363,7 @@ def _table_from_fields(g: _Gather, f: _RefFields, n: int, coords: np.ndarray) ->
     )
 
 
-def _read_manifest(t: Table, g: _Gather) -> Manifest:
+def _read_manifest(t: Table, g: Gather) -> Manifest:
     manifest_id = required(t.struct(0, ID12_SIZE), "Manifest.id")
     arrays: dict[bytes, ChunkRefTable] = {}
     for a in required(t.tables(1), "Manifest.arrays"):
@@ -452,6 +378,9 @@ def _read_manifest(t: Table, g: _Gather) -> Manifest:
 def decode_manifest(buf: bytes) -> Manifest:
     """Parse a manifest flatbuffer (no file header).
 
+    An array entry without refs carries no dimensionality on disk; it decodes as an empty
+    table with ``ndim == 0``.
+
     Raises
     ------
     FormatError
@@ -459,4 +388,4 @@ def decode_manifest(buf: bytes) -> Manifest:
     """
     data = bytes(buf)
     with decoding("manifest flatbuffer"):
-        return _read_manifest(Buffer(data).root(), _Gather(data))
+        return _read_manifest(Buffer(data).root(), Gather(data))

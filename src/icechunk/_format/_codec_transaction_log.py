@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
+import struct
 from collections.abc import Iterable
 
 import flatbuffers
 import numpy as np
 
+from .._exceptions import FormatError
 from . import _fbwrite as w
 from ._fb import Table, read_root, required
+from ._fbvec import Gather, TableFields
 from .ids import ID8_SIZE, ID12_SIZE
 from .transaction_log import ChunkCoords, TransactionLog
 
@@ -30,17 +34,36 @@ def _ids_vector(builder: flatbuffers.Builder, ids: Iterable[bytes]) -> int:
     return w.structs_vector(builder, sorted(ids), ID8_SIZE, 1)
 
 
-def _chunk_indices(builder: flatbuffers.Builder, coords: ChunkCoords) -> int:
-    vec = builder.CreateNumpyVector(np.asarray(coords, dtype="<u4").reshape(-1))
-    builder.StartObject(1)
-    builder.PrependUOffsetTRelativeSlot(0, vec, 0)
-    return int(builder.EndObject())
+# ChunkIndices tables are written as one pre-laid-out block: a shared vtable, then for each
+# chunk an 8-byte table (soffset, uoffset to its coords) directly followed by its coords vector.
+_CHUNK_INDICES_VTABLE = struct.pack("<HHHH", 6, 8, 4, 0)  # size 6, padded to 8
+
+
+def _chunk_indices_block(coords: list[ChunkCoords]) -> tuple[bytes, np.ndarray]:
+    """The block bytes and the position of each ChunkIndices table inside it."""
+    n = len(coords)
+    lens = np.fromiter(map(len, coords), dtype=np.int64, count=n)
+    sizes = 12 + 4 * lens
+    tpos = len(_CHUNK_INDICES_VTABLE) + np.cumsum(sizes) - sizes
+    words = np.zeros((len(_CHUNK_INDICES_VTABLE) + int(sizes.sum())) // 4, dtype="<u4")
+    words[:2] = np.frombuffer(_CHUNK_INDICES_VTABLE, dtype="<u4")
+    widx = tpos >> 2
+    words[widx] = tpos  # soffset: the vtable is at position 0
+    words[widx + 1] = 4  # the coords vector follows the table
+    words[widx + 2] = lens
+    flat = np.fromiter(itertools.chain.from_iterable(coords), dtype=np.int64, count=int(lens.sum()))
+    if len(flat):
+        starts = np.cumsum(lens) - lens
+        words[np.repeat(widx + 3 - starts, lens) + np.arange(len(flat))] = flat
+    return words.tobytes(), tpos
 
 
 def _array_updated_chunks(
     builder: flatbuffers.Builder, node_id: bytes, coords: Iterable[ChunkCoords]
 ) -> int:
-    chunks = w.offsets_vector(builder, [_chunk_indices(builder, c) for c in sorted(coords)])
+    block, tpos = _chunk_indices_block(sorted(coords))
+    block_off = w.prepend_block(builder, block)
+    chunks = w.uoffsets_vector(builder, block_off - tpos)
     builder.StartObject(2)
     builder.PrependUOffsetTRelativeSlot(_UC_CHUNKS, chunks, 0)
     builder.PrependStructSlot(_UC_NODE_ID, w.prepend_raw(builder, node_id), 0)
@@ -79,18 +102,38 @@ def encode_transaction_log(log: TransactionLog) -> bytes:
     return w.finish(builder, builder.EndObject())
 
 
-def _read_coords(t: Table) -> ChunkCoords:
-    start, n = required(t.vector(0, 4), "ChunkIndices.coords")
-    return tuple(np.frombuffer(t.buf.data, dtype="<u4", count=n, offset=start).tolist())
+def _read_coords(g: Gather, chunks_vec: int) -> frozenset[ChunkCoords]:
+    """All ChunkIndices of the vector at ``chunks_vec``, read at once."""
+    n = int(g.vector_len(np.asarray([chunks_vec], dtype=np.int64), 4)[0])
+    slots = chunks_vec + 4 + 4 * np.arange(n, dtype=np.int64)
+    [coords_field] = TableFields(g, g.deref(slots), 1).pos
+    if (coords_field < 0).any():
+        raise FormatError("required field 'ChunkIndices.coords' is missing")
+    vec = g.deref(coords_field)
+    lens = g.vector_len(vec, 4)
+    if n and (lens == lens[0]).all():
+        ndim = int(lens[0])
+        if ndim == 0:
+            return frozenset({()})
+        rows = g.raw(vec + 4, 4 * ndim).view("<u4").reshape(n, ndim).tolist()
+        return frozenset(map(tuple, rows))
+    data = g.data
+    return frozenset(
+        tuple(np.frombuffer(data, dtype="<u4", count=k, offset=p).tolist())
+        for p, k in zip((vec + 4).tolist(), lens.tolist())
+    )
 
 
-def _read_updated(t: Table) -> tuple[bytes, frozenset[ChunkCoords]]:
+def _read_updated(t: Table, g: Gather) -> tuple[bytes, frozenset[ChunkCoords]]:
     node_id = required(t.struct(_UC_NODE_ID, ID8_SIZE), "ArrayUpdatedChunks.node_id")
-    chunks = required(t.tables(_UC_CHUNKS), "ArrayUpdatedChunks.chunks")
-    return node_id, frozenset(_read_coords(c) for c in chunks)
+    chunks = t.field(_UC_CHUNKS)
+    if not chunks:
+        raise FormatError("required field 'ArrayUpdatedChunks.chunks' is missing")
+    return node_id, _read_coords(g, t.buf.deref(chunks))
 
 
 def _read_log(t: Table) -> TransactionLog:
+    g = Gather(t.buf.data)
     lists = {
         name: frozenset(required(t.structs(slot, ID8_SIZE), f"TransactionLog.{name}"))
         for slot, name in enumerate(_ID_LISTS, start=1)
@@ -98,7 +141,7 @@ def _read_log(t: Table) -> TransactionLog:
     updated = required(t.tables(_TX_UPDATED_CHUNKS), "TransactionLog.updated_chunks")
     return TransactionLog(
         snapshot_id=required(t.struct(_TX_ID, ID12_SIZE), "TransactionLog.id"),
-        updated_chunks=dict(_read_updated(u) for u in updated),
+        updated_chunks=dict(_read_updated(u, g) for u in updated),
         **lists,
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import flatbuffers
+import numpy as np
 
 
 def new_builder(initial_size: int = 1024) -> flatbuffers.Builder:
@@ -44,3 +45,26 @@ def finish(builder: flatbuffers.Builder, root: int) -> bytes:
     """Finish the buffer with ``root`` as root table and return its bytes."""
     builder.Finish(root)
     return bytes(builder.Output())
+
+
+def prepend_block(builder: flatbuffers.Builder, raw: bytes, align: int = 4) -> int:
+    """Prepend a pre-laid-out region (``len(raw)`` a multiple of ``align``); return its offset.
+
+    A byte at position ``r`` of ``raw`` then has the builder offset ``returned - r``.
+    """
+    builder.Prep(align, len(raw))
+    builder.head = builder.head - len(raw)
+    builder.Bytes[builder.head : builder.head + len(raw)] = raw
+    return int(builder.Offset())
+
+
+def uoffsets_vector(builder: flatbuffers.Builder, targets: np.ndarray) -> int:
+    """A vector of uoffsets to objects at the builder offsets ``targets`` (int64 array)."""
+    n = len(targets)
+    builder.StartVector(4, n, 4)
+    end = builder.Offset() + 4 * n
+    values = (end - 4 * np.arange(n, dtype=np.int64)) - targets
+    raw = values.astype("<u4").tobytes()
+    builder.head = builder.head - len(raw)
+    builder.Bytes[builder.head : builder.head + len(raw)] = raw
+    return int(builder.EndVector())

@@ -1,0 +1,87 @@
+"""Vectorized (numpy) reading of many flatbuffer tables of the same type at once.
+
+Used where a vector can hold very many tables (chunk refs, updated chunk indices): every field of
+every table is located and read with a few numpy operations instead of per-table Python calls.
+All positions are bounds-checked; invalid data raises :class:`FormatError`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._exceptions import FormatError
+
+
+class Gather:
+    """Bounds-checked vectorized reads of little-endian integers at many positions."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.u8 = np.frombuffer(data, dtype=np.uint8)
+        self.size = len(data)
+        self._views = {
+            w: np.frombuffer(data, dtype=f"<u{w}", count=self.size // w) for w in (2, 4, 8)
+        }
+
+    def check(self, pos: np.ndarray, width: int | np.ndarray) -> None:
+        if len(pos) and (int(pos.min()) < 0 or int(np.max(pos + width)) > self.size):
+            raise FormatError(f"a field lies outside the {self.size}-byte buffer")
+
+    def raw(self, pos: np.ndarray, width: int) -> np.ndarray:
+        """``(n, width)`` bytes starting at each position."""
+        self.check(pos, width)
+        if width % 4 == 0 and not (pos & 3).any():
+            words = self._views[4][(pos >> 2)[:, None] + np.arange(width // 4)]
+            return words.view(np.uint8)
+        return self.u8[pos[:, None] + np.arange(width)]
+
+    def _word(self, pos: np.ndarray, width: int) -> np.ndarray:
+        """Unsigned little-endian ``width``-byte integers at ``pos`` (aligned fast path)."""
+        self.check(pos, width)
+        if not (pos & (width - 1)).any():
+            return self._views[width][pos // width]
+        return self.raw(pos, width).view(f"<u{width}")[:, 0]
+
+    def uint(self, pos: np.ndarray, width: int) -> np.ndarray:
+        return self._word(pos, width).astype(np.int64)
+
+    def u64(self, pos: np.ndarray) -> np.ndarray:
+        return self._word(pos, 8)
+
+    def i32(self, pos: np.ndarray) -> np.ndarray:
+        return self._word(pos, 4).view("<i4").astype(np.int64)
+
+    def deref(self, pos: np.ndarray) -> np.ndarray:
+        return pos + self.uint(pos, 4)
+
+    def vector_len(self, vec: np.ndarray, elem_size: int) -> np.ndarray:
+        """Lengths of the vectors at ``vec`` after checking their elements are in bounds."""
+        n = self.uint(vec, 4)
+        self.check(vec + 4, n * elem_size)
+        return n
+
+    def blobs(self, vec: np.ndarray) -> list[bytes]:
+        lens = self.vector_len(vec, 1)
+        data = self.data
+        return [data[s : s + n] for s, n in zip((vec + 4).tolist(), lens.tolist())]
+
+
+class TableFields:
+    """Positions of the first ``num_slots`` fields of the tables at ``tpos`` (-1 where absent)."""
+
+    def __init__(self, g: Gather, tpos: np.ndarray, num_slots: int) -> None:
+        vt = tpos - g.i32(tpos)
+        vt_size = g.uint(vt, 2)
+        if len(vt) and (vt_size.min() < 4 or (vt_size % 2).any()):
+            raise FormatError("invalid vtable size")
+        self.pos: list[np.ndarray] = []
+        for slot in range(num_slots):
+            entry = 4 + 2 * slot
+            has = vt_size > entry
+            voff = np.zeros(len(tpos), dtype=np.int64)
+            if has.any():
+                voff[has] = g.uint(vt[has] + entry, 2)
+            self.pos.append(np.where(voff != 0, tpos + voff, -1))
+
+    def present(self, slot: int) -> np.ndarray:
+        return self.pos[slot] >= 0
