@@ -313,8 +313,15 @@ class StorageBackendTests:
         assert set(await collect(backend, "a/b3/")) == {"a/b3/c/d3"}
 
     async def test_list_many(self, backend: StorageBackend) -> None:
+        """More objects than one listing page (1000 on S3) or one local list batch."""
         keys = {f"chunks/{i:05d}" for i in range(1234)}
-        await asyncio.gather(*(backend.put(key, b"v") for key in keys))
+        limit = asyncio.Semaphore(16)
+
+        async def put(key: str) -> None:
+            async with limit:
+                await backend.put(key, b"v")
+
+        await asyncio.gather(*(put(key) for key in keys))
         assert set(await collect(backend, "chunks/")) == keys
 
     async def test_list_last_modified(self, backend: StorageBackend) -> None:

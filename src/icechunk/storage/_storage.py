@@ -17,14 +17,16 @@ Pickling
 
 from __future__ import annotations
 
-import abc
+import dataclasses
 import threading
 import uuid
 import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from .._config import StorageSettings
 from ._backend import StorageBackend
+from ._cloud import TIGRIS_ENDPOINT, AzureSpec, GcsSpec, S3Spec
 from ._local import LocalFilesystemBackend
 from ._memory import MemoryBackend
 
@@ -32,21 +34,21 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 
-class _StorageSpec(abc.ABC):
-    """A picklable description of a storage location that can build its backend."""
+@runtime_checkable
+class _StorageSpec(Protocol):
+    """A picklable description of a storage location that can build its backend.
 
-    @abc.abstractmethod
+    A spec may also have a true ``build_eagerly`` attribute: the Storage then builds the
+    backend at once (in-memory storage, whose data lives only as long as its backend).
+    """
+
     def make_backend(self) -> StorageBackend:
         """Build the backend this spec describes."""
+        ...
 
-    @abc.abstractmethod
     def describe(self) -> str:
         """The text shown inside ``repr(Storage)``."""
-
-    @property
-    def build_eagerly(self) -> bool:
-        """Whether a Storage should build its backend at once (to keep shared state alive)."""
-        return False
+        ...
 
 
 _memory_registry: weakref.WeakValueDictionary[str, MemoryBackend] = weakref.WeakValueDictionary()
@@ -68,9 +70,7 @@ class _InMemorySpec(_StorageSpec):
     def describe(self) -> str:
         return f"InMemory(id={self.token})"
 
-    @property
-    def build_eagerly(self) -> bool:
-        return True
+    build_eagerly = True
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,23 @@ class _BackendSpec(_StorageSpec):
 
     def describe(self) -> str:
         return self.backend.describe()
+
+
+def _s3_spec(
+    config: Any, bucket: str, prefix: str | None, credentials: Any, **overrides: Any
+) -> S3Spec:
+    """Build an :class:`S3Spec` from an ``S3Options``-like object (read by attribute)."""
+    fields: dict[str, Any] = {
+        "region": getattr(config, "region", None),
+        "endpoint_url": getattr(config, "endpoint_url", None),
+        "allow_http": bool(getattr(config, "allow_http", False)),
+        "anonymous": bool(getattr(config, "anonymous", False)),
+        "force_path_style": bool(getattr(config, "force_path_style", False)),
+        "network_stream_timeout_seconds": getattr(config, "network_stream_timeout_seconds", 60),
+        "requester_pays": bool(getattr(config, "requester_pays", False)),
+    }
+    fields.update(overrides)
+    return S3Spec(bucket=bucket, prefix=prefix, credentials=credentials, **fields)
 
 
 class Storage:
@@ -122,7 +139,7 @@ class Storage:
                 "icechunk.in_memory_storage() or icechunk.local_filesystem_storage(path)"
             )
         self._spec = spec
-        if backend is None and spec.build_eagerly:
+        if backend is None and getattr(spec, "build_eagerly", False):
             # In-memory storage: holding the backend keeps it alive in the weak registry.
             backend = spec.make_backend()
         self._backend_instance = backend
@@ -139,6 +156,96 @@ class Storage:
     def new_local_filesystem(cls, path: str) -> Storage:
         """Create a Storage that keeps its objects as files under ``path``."""
         return cls(_LocalFilesystemSpec(str(LocalFilesystemBackend(path).root)))
+
+    @classmethod
+    def new_s3(
+        cls,
+        config: Any,
+        bucket: str,
+        prefix: str | None,
+        credentials: Any = None,
+    ) -> Storage:
+        """Create a Storage on S3 (``config`` is an ``S3Options``)."""
+        return cls(_s3_spec(config, bucket, prefix, credentials))
+
+    @classmethod
+    def new_s3_object_store(
+        cls,
+        config: Any,
+        bucket: str,
+        prefix: str | None,
+        credentials: Any = None,
+    ) -> Storage:
+        """Create a Storage on S3 through the generic object store client (same as ``new_s3``)."""
+        return cls(_s3_spec(config, bucket, prefix, credentials))
+
+    @classmethod
+    def new_tigris(
+        cls,
+        config: Any,
+        bucket: str,
+        prefix: str | None,
+        use_weak_consistency: bool,
+        credentials: Any = None,
+    ) -> Storage:
+        """Create a Storage on Tigris; weak consistency makes it read-only."""
+        spec = _s3_spec(config, bucket, prefix, credentials, flavor="tigris")
+        overrides: dict[str, Any] = {"read_only": bool(use_weak_consistency)}
+        if not spec.endpoint_url:
+            overrides["endpoint_url"] = TIGRIS_ENDPOINT
+        if not spec.region:
+            overrides["region"] = "auto"
+        return cls(_replace(spec, overrides))
+
+    @classmethod
+    def new_gcs(
+        cls,
+        bucket: str,
+        prefix: str | None,
+        credentials: Any = None,
+        *,
+        config: dict[str, str] | None = None,
+    ) -> Storage:
+        """Create a Storage on Google Cloud Storage."""
+        return cls(GcsSpec(bucket, prefix, credentials, dict(config) if config else None))
+
+    @classmethod
+    def new_r2(
+        cls,
+        bucket: str | None,
+        prefix: str | None,
+        account_id: str | None,
+        credentials: Any = None,
+        *,
+        config: Any,
+    ) -> Storage:
+        """Create a Storage on Cloudflare R2 (``account_id`` or an endpoint url is needed)."""
+        if not bucket:
+            raise ValueError("r2_storage needs a bucket")
+        spec = _s3_spec(config, bucket, prefix, credentials, flavor="r2")
+        overrides: dict[str, Any] = {}
+        if not spec.endpoint_url:
+            if not account_id:
+                raise ValueError("r2_storage needs either account_id or endpoint_url")
+            overrides["endpoint_url"] = f"https://{account_id}.r2.cloudflarestorage.com"
+        if not spec.region:
+            overrides["region"] = "auto"
+        return cls(_replace(spec, overrides))
+
+    @classmethod
+    def new_azure_blob(
+        cls,
+        account: str,
+        container: str,
+        prefix: str,
+        credentials: Any = None,
+        *,
+        config: dict[str, str] | None = None,
+    ) -> Storage:
+        """Create a Storage on Azure Blob Storage."""
+        return cls(
+            AzureSpec(account, container, prefix, credentials, dict(config) if config else None)
+        )
 
     @classmethod
     def _from_backend(cls, backend: StorageBackend) -> Storage:
@@ -158,18 +265,19 @@ class Storage:
                     self._backend_instance = backend
         return backend
 
-    def default_settings(self) -> Any:
+    def default_settings(self) -> StorageSettings:
         """Return the default ``StorageSettings`` for this storage backend."""
-        from .._config import StorageSettings  # type: ignore[import-not-found,unused-ignore]
-
-        settings: Any = StorageSettings()
-        return settings
+        return StorageSettings()
 
     def __repr__(self) -> str:
         return f"Storage({self._spec.describe()})"
 
     def __reduce__(self) -> tuple[Callable[..., Storage], tuple[Any, ...]]:
         return (_restore, (self._spec,))
+
+
+def _replace(spec: S3Spec, overrides: dict[str, Any]) -> S3Spec:
+    return dataclasses.replace(spec, **overrides) if overrides else spec
 
 
 def _restore(spec: _StorageSpec) -> Storage:

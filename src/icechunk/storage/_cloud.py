@@ -1,0 +1,266 @@
+"""Picklable descriptions of object store locations (S3 and compatibles, GCS, Azure) and the
+code that turns them, with their credentials, into obstore stores."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from obstore.store import AzureStore, GCSStore, S3Store
+
+from ..credentials import (
+    AzureCredentials,
+    AzureStaticCredentials,
+    GcsBearerCredential,
+    GcsCredentials,
+    GcsStaticCredentials,
+    S3Credentials,
+    S3StaticCredentials,
+)
+from ._backend import StorageBackend
+from ._object_store import ObjectStoreBackend, build_store
+
+TIGRIS_ENDPOINT = "https://fly.storage.tigris.dev"
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    """How often and how patiently the HTTP client retries a failed request."""
+
+    max_tries: int | None = None
+    initial_backoff_ms: int | None = None
+    max_backoff_ms: int | None = None
+
+    def to_obstore(self) -> dict[str, Any] | None:
+        """The obstore ``RetryConfig`` (``None`` keeps obstore's defaults)."""
+        if self.max_tries is None and self.initial_backoff_ms is None and not self.max_backoff_ms:
+            return None
+        backoff = {
+            "init_backoff": timedelta(milliseconds=self.initial_backoff_ms or 100),
+            "max_backoff": timedelta(milliseconds=self.max_backoff_ms or 15_000),
+            "base": 2,
+        }
+        retries = 9 if self.max_tries is None else max(self.max_tries - 1, 0)
+        return {
+            "max_retries": retries,
+            "backoff": backoff,
+            "retry_timeout": timedelta(minutes=3),
+        }
+
+
+def _client_options(allow_http: bool, read_timeout_seconds: int | None) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if allow_http:
+        options["allow_http"] = True
+    if read_timeout_seconds:
+        options["read_timeout"] = timedelta(seconds=read_timeout_seconds)
+    return options
+
+
+def _prefix(prefix: str | None) -> str | None:
+    prefix = (prefix or "").strip("/")
+    return prefix or None
+
+
+# --- S3 and compatibles ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class S3Spec:
+    """An S3 (or S3 compatible) location. ``flavor`` is ``s3``, ``tigris`` or ``r2``."""
+
+    bucket: str
+    prefix: str | None
+    region: str | None = None
+    endpoint_url: str | None = None
+    allow_http: bool = False
+    anonymous: bool = False
+    force_path_style: bool = False
+    network_stream_timeout_seconds: int | None = 60
+    requester_pays: bool = False
+    credentials: Any = None
+    flavor: str = "s3"
+    read_only: bool = False
+    retries: RetrySettings = field(default_factory=RetrySettings)
+
+    def make_backend(self) -> StorageBackend:
+        """Build the obstore S3 store and wrap it."""
+        store = build_store(
+            S3Store,
+            bucket=self.bucket,
+            prefix=_prefix(self.prefix),
+            config=self._config(),
+            client_options=_client_options(self.allow_http, self.network_stream_timeout_seconds),
+            retry_config=self.retries.to_obstore(),
+            credential_provider=self._provider(),
+        )
+        return ObjectStoreBackend(store, self.describe(), read_only=self.read_only)
+
+    def _config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {}
+        if self.region:
+            config["region"] = self.region
+        if self.endpoint_url:
+            config["endpoint"] = self.endpoint_url
+        if self.requester_pays:
+            config["request_payer"] = True
+        credentials = self.credentials
+        if self.anonymous or isinstance(credentials, S3Credentials.Anonymous):
+            config["skip_signature"] = True
+        elif isinstance(credentials, S3Credentials.Static):
+            static: S3StaticCredentials = credentials._0
+            config["access_key_id"] = static.access_key_id
+            config["secret_access_key"] = static.secret_access_key
+            if static.session_token:
+                config["session_token"] = static.session_token
+        return config
+
+    def _provider(self) -> Any:
+        if isinstance(self.credentials, S3Credentials.Refreshable) and not self.anonymous:
+            return _RefreshingProvider(self.credentials, _s3_credential)
+        return None
+
+    def describe(self) -> str:
+        """The text shown in ``repr(Storage)``."""
+        where = f"s3://{self.bucket}/{_prefix(self.prefix) or ''}"
+        endpoint = f", endpoint_url={self.endpoint_url!r}" if self.endpoint_url else ""
+        return f"{self.flavor.upper() if self.flavor != 's3' else 'S3'}({where}{endpoint})"
+
+
+def _s3_credential(value: S3StaticCredentials) -> dict[str, Any]:
+    return {
+        "access_key_id": value.access_key_id,
+        "secret_access_key": value.secret_access_key,
+        "token": value.session_token,
+        "expires_at": _aware(value.expires_after),
+    }
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
+class _RefreshingProvider:
+    """An obstore credential provider backed by a refreshable icechunk credential.
+
+    The credential's initial value (``current``) is used until it expires; then the user's
+    function is called (again whenever obstore finds the result expired).
+    """
+
+    def __init__(self, credentials: Any, convert: Any) -> None:
+        self._credentials = credentials
+        self._convert = convert
+        self._initial = credentials.current
+        self._lock = threading.Lock()
+
+    def __call__(self) -> dict[str, Any]:
+        with self._lock:
+            initial, self._initial = self._initial, None
+        if initial is not None:
+            expires = _aware(initial.expires_after)
+            if expires is None or expires > datetime.now(UTC):
+                result: dict[str, Any] = self._convert(initial)
+                return result
+        fetched: dict[str, Any] = self._convert(self._credentials._fetch())
+        return fetched
+
+
+# --- Google Cloud Storage ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GcsSpec:
+    """A Google Cloud Storage location."""
+
+    bucket: str
+    prefix: str | None
+    credentials: Any = None
+    config: dict[str, str] | None = None
+    retries: RetrySettings = field(default_factory=RetrySettings)
+
+    def make_backend(self) -> StorageBackend:
+        """Build the obstore GCS store and wrap it."""
+        config: dict[str, Any] = dict(self.config or {})
+        provider: Any = None
+        credentials = self.credentials
+        if isinstance(credentials, GcsCredentials.Anonymous):
+            config["skip_signature"] = True
+        elif isinstance(credentials, GcsCredentials.Static):
+            provider = self._static(credentials._0, config)
+        elif isinstance(credentials, GcsCredentials.Refreshable):
+            provider = _RefreshingProvider(credentials, _gcs_credential)
+        store = build_store(
+            GCSStore,
+            bucket=self.bucket,
+            prefix=_prefix(self.prefix),
+            config=config,
+            retry_config=self.retries.to_obstore(),
+            credential_provider=provider,
+        )
+        return ObjectStoreBackend(store, self.describe())
+
+    @staticmethod
+    def _static(static: Any, config: dict[str, Any]) -> Any:
+        if isinstance(static, GcsStaticCredentials.ServiceAccount):
+            config["service_account"] = static._0
+        elif isinstance(static, GcsStaticCredentials.ServiceAccountKey):
+            config["service_account_key"] = static._0
+        elif isinstance(static, GcsStaticCredentials.ApplicationCredentials):
+            config["application_credentials"] = static._0
+        elif isinstance(static, GcsStaticCredentials.BearerToken):
+            token = static._0
+            return lambda: {"token": token, "expires_at": None}
+        return None
+
+    def describe(self) -> str:
+        """The text shown in ``repr(Storage)``."""
+        return f"GCS(gs://{self.bucket}/{_prefix(self.prefix) or ''})"
+
+
+def _gcs_credential(value: GcsBearerCredential) -> dict[str, Any]:
+    return {"token": value.bearer, "expires_at": _aware(value.expires_after)}
+
+
+# --- Azure Blob Storage ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AzureSpec:
+    """An Azure Blob Storage location."""
+
+    account: str
+    container: str
+    prefix: str | None
+    credentials: Any = None
+    config: dict[str, str] | None = None
+    retries: RetrySettings = field(default_factory=RetrySettings)
+
+    def make_backend(self) -> StorageBackend:
+        """Build the obstore Azure store and wrap it (Azure has no suffix ranges)."""
+        config: dict[str, Any] = {"account_name": self.account, **(self.config or {})}
+        credentials = self.credentials
+        if isinstance(credentials, AzureCredentials.Static):
+            static = credentials._0
+            if isinstance(static, AzureStaticCredentials.AccessKey):
+                config["account_key"] = static._0
+            elif isinstance(static, AzureStaticCredentials.SasToken):
+                config["sas_key"] = static._0
+            else:
+                config["token"] = static._0
+        store = build_store(
+            AzureStore,
+            container_name=self.container,
+            prefix=_prefix(self.prefix),
+            config=config,
+            client_options=_client_options("use_emulator" in config, None),
+            retry_config=self.retries.to_obstore(),
+        )
+        return ObjectStoreBackend(store, self.describe(), supports_suffix_ranges=False)
+
+    def describe(self) -> str:
+        """The text shown in ``repr(Storage)``."""
+        return f"Azure(az://{self.account}/{self.container}/{_prefix(self.prefix) or ''})"

@@ -1,0 +1,178 @@
+"""The storage conformance suite against S3, served by moto on 127.0.0.1.
+
+moto must be installed (``moto[server]``, in the test extra). Without it the tests are skipped,
+except under ``CI=true`` where a missing server is a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import pickle
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from icechunk._exceptions import PreconditionFailedError, StorageError
+from icechunk.credentials import s3_static_credentials
+from icechunk.storage import s3_storage
+from icechunk.storage._backend import PutMode, StorageBackend
+from icechunk.storage._cloud import RetrySettings, S3Spec
+from icechunk.storage._object_store import ObjectStoreBackend
+
+from .conformance import StorageBackendTests, collect
+
+REGION = "us-east-1"
+FAST_RETRIES = RetrySettings(max_tries=2, initial_backoff_ms=10, max_backoff_ms=100)
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("moto[server] is not installed, and CI=true forbids skipping S3 tests")
+        pytest.skip("moto[server] is not installed")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def bucket(moto_endpoint: str) -> str:
+    import boto3
+
+    name = f"test-{uuid.uuid4().hex[:16]}"
+    client = boto3.client(
+        "s3",
+        endpoint_url=moto_endpoint,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    client.create_bucket(Bucket=name)
+    return name
+
+
+def make_spec(endpoint: str, bucket: str, prefix: str | None = "repo", **extra: Any) -> S3Spec:
+    return S3Spec(
+        bucket=bucket,
+        prefix=prefix,
+        region=REGION,
+        endpoint_url=endpoint,
+        allow_http=True,
+        credentials=s3_static_credentials(access_key_id="testing", secret_access_key="testing"),
+        retries=FAST_RETRIES,
+        **extra,
+    )
+
+
+class TestS3Backend(StorageBackendTests):
+    new_version_on_identical_write = False  # S3 ETags are MD5 digests of the content
+
+    @pytest.fixture
+    def backend(self, moto_endpoint: str, bucket: str) -> StorageBackend:
+        return make_spec(moto_endpoint, bucket).make_backend()
+
+
+class TestS3BackendWithoutPrefix(StorageBackendTests):
+    new_version_on_identical_write = False
+
+    @pytest.fixture
+    def backend(self, moto_endpoint: str, bucket: str) -> StorageBackend:
+        return make_spec(moto_endpoint, bucket, prefix=None).make_backend()
+
+
+async def test_prefix_isolates_repositories(moto_endpoint: str, bucket: str) -> None:
+    first = make_spec(moto_endpoint, bucket, prefix="one").make_backend()
+    second = make_spec(moto_endpoint, bucket, prefix="two/deeper").make_backend()
+    whole = make_spec(moto_endpoint, bucket, prefix=None).make_backend()
+    await first.put("config.yaml", b"1")
+    await second.put("config.yaml", b"2")
+    assert await first.get("config.yaml") == b"1"
+    assert await second.get("config.yaml") == b"2"
+    assert set(await collect(whole)) == {"one/config.yaml", "two/deeper/config.yaml"}
+
+
+async def test_lost_response_retry_is_not_a_conflict(
+    moto_endpoint: str, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A conditional put that succeeded but is sent again (same write id) reports success."""
+    backend = make_spec(moto_endpoint, bucket).make_backend()
+    fixed = uuid.uuid4()
+    monkeypatch.setattr(uuid, "uuid4", lambda: fixed)
+    first = await backend.put("refs/tag.t/ref.json", b"x", mode=PutMode.CREATE)
+    again = await backend.put("refs/tag.t/ref.json", b"x", mode=PutMode.CREATE)
+    assert again == first
+    base = await backend.put("refs/branch.main/ref.json", b"a")
+    updated = await backend.put("refs/branch.main/ref.json", b"b", if_match=base)
+    assert await backend.put("refs/branch.main/ref.json", b"b", if_match=base) == updated
+    monkeypatch.undo()
+    with pytest.raises(PreconditionFailedError):  # a different writer still loses
+        await backend.put("refs/tag.t/ref.json", b"x", mode=PutMode.CREATE)
+
+
+async def test_unreachable_endpoint_is_a_storage_error() -> None:
+    spec = make_spec("http://127.0.0.1:9", "nowhere")
+    backend = spec.make_backend()
+    with pytest.raises(StorageError):
+        await backend.get("config.yaml")
+    with pytest.raises(StorageError):
+        await backend.put("config.yaml", b"x", mode=PutMode.CREATE)
+
+
+def test_s3_storage_factory_round_trip(moto_endpoint: str, bucket: str) -> None:
+    storage = s3_storage(
+        bucket=bucket,
+        prefix="factory",
+        region=REGION,
+        endpoint_url=moto_endpoint,
+        allow_http=True,
+        access_key_id="testing",
+        secret_access_key="testing",
+    )
+    assert bucket in repr(storage) and "S3" in repr(storage)
+    backend = storage._backend()
+    assert isinstance(backend, ObjectStoreBackend)
+    asyncio.run(backend.put("k", b"v"))
+    copy = pickle.loads(pickle.dumps(storage))
+    assert asyncio.run(copy._backend().get("k")) == b"v"
+
+
+FETCHES: list[int] = []
+
+
+def fetch_testing_credentials() -> Any:
+    """Module level, so cloudpickle pickles it by reference and FETCHES is this module's."""
+    from icechunk.credentials import S3StaticCredentials
+
+    FETCHES.append(1)
+    return S3StaticCredentials("testing", "testing")
+
+
+def test_s3_storage_refreshable_credentials(moto_endpoint: str, bucket: str) -> None:
+    FETCHES.clear()
+    storage = s3_storage(
+        bucket=bucket,
+        prefix="refresh",
+        region=REGION,
+        endpoint_url=moto_endpoint,
+        allow_http=True,
+        get_credentials=fetch_testing_credentials,
+    )
+    asyncio.run(storage._backend().put("k", b"v"))
+    assert asyncio.run(storage._backend().get("k")) == b"v"
+    assert FETCHES  # the function was used
+    copy = pickle.loads(pickle.dumps(storage))
+    assert asyncio.run(copy._backend().get("k")) == b"v"
