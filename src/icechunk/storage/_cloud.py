@@ -109,8 +109,10 @@ class S3Spec:
         credentials = self.credentials
         if self.anonymous or isinstance(credentials, S3Credentials.Anonymous):
             config["skip_signature"] = True
-        elif isinstance(credentials, S3Credentials.Static):
-            static: S3StaticCredentials = credentials._0
+        elif isinstance(credentials, S3Credentials.Static | S3StaticCredentials):
+            static: Any = (
+                credentials._0 if isinstance(credentials, S3Credentials.Static) else credentials
+            )
             config["access_key_id"] = static.access_key_id
             config["secret_access_key"] = static.secret_access_key
             if static.session_token:
@@ -191,6 +193,8 @@ class GcsSpec:
             config["skip_signature"] = True
         elif isinstance(credentials, GcsCredentials.Static):
             provider = self._static(credentials._0, config)
+        elif isinstance(credentials, GcsStaticCredentials):
+            provider = self._static(credentials, config)
         elif isinstance(credentials, GcsCredentials.Refreshable):
             provider = _RefreshingProvider(credentials, _gcs_credential)
         store = build_store(
@@ -225,6 +229,13 @@ def _gcs_credential(value: GcsBearerCredential) -> dict[str, Any]:
     return {"token": value.bearer, "expires_at": _aware(value.expires_after)}
 
 
+def _azure_allows_http(config: dict[str, Any]) -> bool:
+    """Plain HTTP is allowed for the emulator and for an explicit ``http://`` endpoint."""
+    endpoint = str(config.get("endpoint", config.get("azure_storage_endpoint", "")))
+    emulator = str(config.get("use_emulator", "")).lower() in ("1", "true")
+    return emulator or endpoint.startswith("http://")
+
+
 # --- Azure Blob Storage ------------------------------------------------------------------------
 
 
@@ -243,20 +254,21 @@ class AzureSpec:
         """Build the obstore Azure store and wrap it (Azure has no suffix ranges)."""
         config: dict[str, Any] = {"account_name": self.account, **(self.config or {})}
         credentials = self.credentials
-        if isinstance(credentials, AzureCredentials.Static):
-            static = credentials._0
-            if isinstance(static, AzureStaticCredentials.AccessKey):
-                config["account_key"] = static._0
-            elif isinstance(static, AzureStaticCredentials.SasToken):
-                config["sas_key"] = static._0
-            else:
-                config["token"] = static._0
+        static: Any = (
+            credentials._0 if isinstance(credentials, AzureCredentials.Static) else credentials
+        )
+        if isinstance(static, AzureStaticCredentials.AccessKey):
+            config["account_key"] = static._0
+        elif isinstance(static, AzureStaticCredentials.SasToken):
+            config["sas_key"] = static._0
+        elif isinstance(static, AzureStaticCredentials.BearerToken):
+            config["token"] = static._0
         store = build_store(
             AzureStore,
             container_name=self.container,
             prefix=_prefix(self.prefix),
             config=config,
-            client_options=_client_options("use_emulator" in config, None),
+            client_options=_client_options(_azure_allows_http(config), None),
             retry_config=self.retries.to_obstore(),
         )
         return ObjectStoreBackend(store, self.describe(), supports_suffix_ranges=False)
