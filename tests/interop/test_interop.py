@@ -110,7 +110,8 @@ def normalize(doc: dict[str, Any], *, keep_manifests: bool = True) -> dict[str, 
 
 def check_layout(repo: Path, doc: dict[str, Any], *, deleted_tags: tuple[str, ...]) -> None:
     """Check the spec v1 object layout of ``repo`` against its dump ``doc``."""
-    top = {p.name for p in repo.iterdir()}
+    # dot-entries (our local-filesystem lock folder) are not repository objects
+    top = {p.name for p in repo.iterdir() if not p.name.startswith(".")}
     assert {"refs", "snapshots", "manifests", "transactions", "chunks"} <= top, top
     assert top <= {"config.yaml", "refs", "snapshots", "manifests", "transactions", "chunks"}, top
     assert ("config.yaml" in top) == doc["config"]["present"]

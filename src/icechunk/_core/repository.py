@@ -247,7 +247,7 @@ def _combine_logs(logs: list[Any], from_snap: Snapshot, to_snap: Snapshot) -> Di
         updated_groups=paths(updated_groups - new_ids - deleted_ids, to_paths),
         updated_arrays=paths(updated_arrays - new_ids - deleted_ids, to_paths),
         updated_chunks={
-            to_paths[nid]: frozenset(c) for nid, c in chunks.items() if nid in to_paths and c
+            to_paths[nid]: frozenset(c) for nid, c in chunks.items() if nid in to_paths
         },
     )
 

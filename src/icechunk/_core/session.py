@@ -322,13 +322,9 @@ class SessionCore:
         self.change_set.set_chunk(node.node_id, coords, payload)
 
     async def delete_chunk(self, node: NodeSnapshot, coords: ChunkCoords) -> None:
+        """Stage the deletion of a chunk (recorded even when it had no reference, as upstream)."""
         self._require_writable()
-        if await self.get_chunk_ref(node, coords) is not None or self.change_set.is_new(
-            node.node_id
-        ):
-            self.change_set.set_chunk(node.node_id, coords, None)
-            if self.change_set.is_new(node.node_id):
-                self.change_set.drop_chunks(node.node_id, [coords])
+        self.change_set.set_chunk(node.node_id, coords, None)
 
     def _check_coords(self, node: NodeSnapshot, coords: ChunkCoords) -> None:
         assert node.array is not None
@@ -374,11 +370,29 @@ class SessionCore:
             updated_groups=frozenset(base_paths[n] for n in cs.updated_groups if n in base_paths),
             updated_arrays=frozenset(base_paths[n] for n in cs.updated_arrays if n in base_paths),
             updated_chunks={
-                path_of[nid]: frozenset(chunks)
-                for nid, chunks in cs.chunks.items()
-                if chunks and nid in path_of
+                path_of[nid]: chunks
+                for nid, chunks in (await self._chunk_changes()).items()
+                if nid in path_of
             },
         )
+
+    async def _chunk_changes(self) -> dict[bytes, frozenset[ChunkCoords]]:
+        """Changed chunk coordinates per array, leaving out those a shrink made implicit.
+
+        An array whose shape shrank is listed even when no chunk inside its new shape changed,
+        as upstream Icechunk records it.
+        """
+        nodes = {n.node_id: n for n in (await self.nodes()).values()}
+        changes: dict[bytes, frozenset[ChunkCoords]] = {}
+        for node_id, chunks in self.change_set.chunks.items():
+            node = nodes.get(node_id)
+            if node is None or node.array is None:
+                continue
+            grid = grid_shape(node.array.shape)
+            inside = frozenset(c for c in chunks if all(i < g for i, g in zip(c, grid)))
+            if inside or chunks:
+                changes[node_id] = inside
+        return changes
 
     # --- committing --------------------------------------------------------------------------
 
@@ -463,7 +477,11 @@ class SessionCore:
             nodes=tuple(nodes),
             manifest_files=tuple(sorted((infos[i] for i in used), key=lambda i: i.manifest_id)),
         )
-        await self.assets.write_transaction_log(self.change_set.to_transaction_log(snapshot_id))
+        log = replace(
+            self.change_set.to_transaction_log(snapshot_id),
+            updated_chunks=await self._chunk_changes(),
+        )
+        await self.assets.write_transaction_log(log)
         await self.assets.write_snapshot(snapshot)
         return snapshot
 
