@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from obstore.store import AzureStore, GCSStore, S3Store
+from obstore.store import AzureStore, GCSStore, HTTPStore, S3Store
 
 from ..credentials import (
     AzureCredentials,
@@ -276,3 +276,32 @@ class AzureSpec:
     def describe(self) -> str:
         """The text shown in ``repr(Storage)``."""
         return f"Azure(az://{self.account}/{self.container}/{_prefix(self.prefix) or ''})"
+
+
+# --- HTTP (read-only) --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HttpSpec:
+    """A read-only HTTP(S) location (listing needs a WebDAV server)."""
+
+    url: str
+    config: dict[str, str] | None = None
+    retries: RetrySettings = field(default_factory=RetrySettings)
+
+    def make_backend(self) -> StorageBackend:
+        """Build the obstore HTTP store and wrap it, read-only."""
+        options: dict[str, Any] = dict(self.config or {})
+        if self.url.startswith("http://"):
+            options.setdefault("allow_http", True)
+        store = build_store(
+            HTTPStore,
+            url=self.url,
+            client_options=options,
+            retry_config=self.retries.to_obstore(),
+        )
+        return ObjectStoreBackend(store, self.describe(), read_only=True)
+
+    def describe(self) -> str:
+        """The text shown in ``repr(Storage)``."""
+        return f"HTTP({self.url})"

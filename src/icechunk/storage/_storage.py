@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .._config import StorageSettings
 from ._backend import StorageBackend
-from ._cloud import TIGRIS_ENDPOINT, AzureSpec, GcsSpec, S3Spec
+from ._cloud import TIGRIS_ENDPOINT, AzureSpec, GcsSpec, HttpSpec, S3Spec
 from ._local import LocalFilesystemBackend
 from ._memory import MemoryBackend
 
@@ -246,6 +246,11 @@ class Storage:
         return cls(
             AzureSpec(account, container, prefix, credentials, dict(config) if config else None)
         )
+
+    @classmethod
+    def _new_http(cls, url: str, config: dict[str, str] | None = None) -> Storage:
+        """Create a read-only Storage over HTTP(S) (not in upstream 1.1; for virtual chunks)."""
+        return cls(HttpSpec(url, dict(config) if config else None))
 
     @classmethod
     def _from_backend(cls, backend: StorageBackend) -> Storage:

@@ -1,0 +1,114 @@
+"""The read-only HTTP backend against a WebDAV server (wsgidav) on 127.0.0.1.
+
+wsgidav serves byte ranges and PROPFIND listings (plain ``http.server`` ignores ranges). Without
+it the tests are skipped, except under ``CI=true`` where a missing server is a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pickle
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from icechunk._exceptions import ObjectNotFoundError, ReadOnlyStorageError
+from icechunk.storage import Storage
+from icechunk.storage._backend import ByteRange, PutMode, StorageBackend
+from icechunk.storage._cloud import HttpSpec, RetrySettings
+
+from .conformance import collect
+
+FILES = {
+    "config.yaml": b"inline_chunk_threshold_bytes: 512\n",
+    "refs/branch.main/ref.json": b'{"snapshot":"1CECHNKREP0F1RSTCMT0"}',
+    "chunks/ABC": bytes(range(256)) * 4,
+}
+
+
+@pytest.fixture(scope="module")
+def http_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    try:
+        from cheroot import wsgi
+        from wsgidav.wsgidav_app import WsgiDAVApp
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("wsgidav/cheroot are not installed, and CI=true forbids skipping")
+        pytest.skip("wsgidav/cheroot are not installed")
+    root = tmp_path_factory.mktemp("http")
+    for key, data in FILES.items():
+        path = root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    app = WsgiDAVApp(
+        {
+            "provider_mapping": {"/": {"root": str(root), "readonly": True}},
+            "simple_dc": {"user_mapping": {"*": True}},
+            "verbose": 0,
+            "logging": {"enable": False, "enable_loggers": []},
+            "dir_browser": {"enable": False},
+        }
+    )
+    server = wsgi.Server(("127.0.0.1", 0), app)
+    server.prepare()
+    thread = threading.Thread(target=server.serve, daemon=True)
+    thread.start()
+    host, port = server.bind_addr[:2]
+    try:
+        yield f"http://{host}:{port}/", root
+    finally:
+        server.stop()
+        thread.join(10)
+
+
+@pytest.fixture
+def backend(http_root: tuple[str, Path]) -> StorageBackend:
+    url, _ = http_root
+    return HttpSpec(url, retries=RetrySettings(max_tries=1)).make_backend()
+
+
+async def test_get_and_ranges(backend: StorageBackend) -> None:
+    for key, data in FILES.items():
+        assert await backend.get(key) == data
+    chunk = FILES["chunks/ABC"]
+    assert await backend.get("chunks/ABC", ByteRange(10, 20)) == chunk[10:20]
+    assert await backend.get("chunks/ABC", ByteRange(1000)) == chunk[1000:]
+    assert await backend.get("chunks/ABC", ByteRange(-7)) == chunk[-7:]
+    assert await backend.get("chunks/ABC", ByteRange(0, 0)) == b""
+    versioned = await backend.get_versioned("config.yaml")
+    assert versioned.data == FILES["config.yaml"] and versioned.version
+
+
+async def test_missing(backend: StorageBackend) -> None:
+    with pytest.raises(ObjectNotFoundError):
+        await backend.get("nothing/here")
+    assert not await backend.exists("nothing")
+    assert await backend.exists("config.yaml")
+
+
+async def test_list(backend: StorageBackend) -> None:
+    listed = await collect(backend)
+    assert set(listed) == set(FILES)
+    assert listed["chunks/ABC"].size == len(FILES["chunks/ABC"])
+    assert set(await collect(backend, "refs/")) == {"refs/branch.main/ref.json"}
+
+
+async def test_read_only(backend: StorageBackend) -> None:
+    assert not backend.can_write
+    with pytest.raises(ReadOnlyStorageError):
+        await backend.put("new", b"x")
+    with pytest.raises(ReadOnlyStorageError):
+        await backend.put("new", b"x", mode=PutMode.CREATE)
+    with pytest.raises(ReadOnlyStorageError):
+        await backend.delete(["config.yaml"])
+
+
+def test_http_storage_pickles(http_root: tuple[str, Path]) -> None:
+    url, _ = http_root
+    storage = Storage._new_http(url)
+    assert url in repr(storage)
+    copy = pickle.loads(pickle.dumps(storage))
+    assert asyncio.run(copy._backend().get("config.yaml")) == FILES["config.yaml"]
