@@ -72,7 +72,7 @@ from .credentials import (
     s3_static_credentials,
 )
 from .repository import Repository
-from .session import Session
+from .session import ChunkType, ForkSession, Session
 from .storage import Storage, in_memory_storage, local_filesystem_storage
 from .store import IcechunkStore
 
@@ -88,6 +88,7 @@ __all__ = [
     "AzureStaticCredentials",
     "BasicConflictSolver",
     "CachingConfig",
+    "ChunkType",
     "CompressionAlgorithm",
     "CompressionConfig",
     "Conflict",
@@ -97,6 +98,7 @@ __all__ = [
     "ConflictType",
     "Credentials",
     "Diff",
+    "ForkSession",
     "GcsBearerCredential",
     "GcsCredentials",
     "GcsStaticCredentials",

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from ._format.manifest import ChunkCoords, ChunkPayload
+import msgpack
+
+from ._format.manifest import ChunkCoords, ChunkPayload, InlineChunk, NativeChunk, VirtualChunk
 from ._format.snapshot import DimensionShape
 from ._format.transaction_log import TransactionLog
 
@@ -125,3 +128,127 @@ class ChangeSet:
                 nid: frozenset(chunks) for nid, chunks in self.chunks.items() if chunks
             },
         )
+
+
+# --- merging and serialisation -------------------------------------------------------------------
+
+
+class ChangeSetMergeError(ValueError):
+    """Two change sets disagree on the metadata of the same node."""
+
+
+def merge_change_sets(ours: ChangeSet, theirs: ChangeSet) -> None:
+    """Fold ``theirs`` into ``ours`` (both based on the same snapshot).
+
+    A chunk written in both keeps ``theirs`` (the later merge wins). A node created in both
+    at one path is one node when their metadata are equal; otherwise, and when both updated
+    one node's metadata differently, ``ChangeSetMergeError`` is raised and ``ours`` is left
+    unchanged.
+    """
+    remap = _shared_new_nodes(ours.new_groups, theirs.new_groups, "group")
+    remap.update(_shared_new_nodes(ours.new_arrays, theirs.new_arrays, "array"))
+    _check_updates(ours.updated_groups, theirs.updated_groups, "group")
+    _check_updates(ours.updated_arrays, theirs.updated_arrays, "array")
+    for path, entry in theirs.new_groups.items():
+        ours.new_groups.setdefault(path, entry)
+    for path, array_entry in theirs.new_arrays.items():
+        ours.new_arrays.setdefault(path, array_entry)
+    ours.updated_groups.update(theirs.updated_groups)
+    ours.updated_arrays.update(theirs.updated_arrays)
+    ours.deleted_groups.update(theirs.deleted_groups)
+    ours.deleted_arrays.update(theirs.deleted_arrays)
+    for node_id, chunks in theirs.chunks.items():
+        ours.chunks.setdefault(remap.get(node_id, node_id), {}).update(chunks)
+
+
+def _shared_new_nodes(
+    ours: dict[str, tuple[bytes, Any]], theirs: dict[str, tuple[bytes, Any]], kind: str
+) -> dict[bytes, bytes]:
+    """Map their node ids to ours for nodes both created at one path with equal metadata."""
+    remap = {}
+    for path, (node_id, value) in theirs.items():
+        mine = ours.get(path)
+        if mine is None:
+            continue
+        if mine[1] != value:
+            raise ChangeSetMergeError(f"{kind} {path} was created with different metadata")
+        remap[node_id] = mine[0]
+    return remap
+
+
+def _check_updates(ours: dict[bytes, Any], theirs: dict[bytes, Any], kind: str) -> None:
+    for node_id, value in theirs.items():
+        if node_id in ours and ours[node_id] != value:
+            raise ChangeSetMergeError(
+                f"the metadata of a {kind} (node {node_id.hex()}) was changed differently in "
+                "two sessions"
+            )
+
+
+def _encode_payload(payload: ChunkPayload | None) -> list[Any] | None:
+    if payload is None:
+        return None
+    if isinstance(payload, InlineChunk):
+        return [0, payload.data]
+    if isinstance(payload, NativeChunk):
+        return [1, payload.chunk_id, payload.offset, payload.length]
+    return [2, payload.location, payload.offset, payload.length, payload.etag, payload.last_modified]
+
+
+def _decode_payload(raw: list[Any] | None) -> ChunkPayload | None:
+    if raw is None:
+        return None
+    if raw[0] == 0:
+        return InlineChunk(raw[1])
+    if raw[0] == 1:
+        return NativeChunk(raw[1], raw[2], raw[3])
+    return VirtualChunk(raw[1], raw[2], raw[3], raw[4], raw[5])
+
+
+def _encode_definition(d: ArrayDefinition) -> list[Any]:
+    return [
+        d.user_data,
+        [[s.array_length, s.chunk_length] for s in d.shape],
+        None if d.dimension_names is None else list(d.dimension_names),
+    ]
+
+
+def _decode_definition(raw: list[Any]) -> ArrayDefinition:
+    return ArrayDefinition(
+        raw[0],
+        tuple(DimensionShape(a, c) for a, c in raw[1]),
+        None if raw[2] is None else tuple(raw[2]),
+    )
+
+
+def change_set_to_bytes(cs: ChangeSet) -> bytes:
+    """A compact msgpack encoding of the change set (used to pickle fork sessions)."""
+    doc = {
+        "ng": {p: [nid, ud] for p, (nid, ud) in cs.new_groups.items()},
+        "na": {p: [nid, _encode_definition(d)] for p, (nid, d) in cs.new_arrays.items()},
+        "ug": [[nid, ud] for nid, ud in cs.updated_groups.items()],
+        "ua": [[nid, _encode_definition(d)] for nid, d in cs.updated_arrays.items()],
+        "dg": cs.deleted_groups,
+        "da": cs.deleted_arrays,
+        "c": [
+            [nid, [[list(c), _encode_payload(p)] for c, p in chunks.items()]]
+            for nid, chunks in cs.chunks.items()
+        ],
+    }
+    return msgpack.packb(doc, use_bin_type=True)
+
+
+def change_set_from_bytes(data: bytes) -> ChangeSet:
+    """Inverse of :func:`change_set_to_bytes`."""
+    doc = msgpack.unpackb(data, raw=False, strict_map_key=False)
+    return ChangeSet(
+        new_groups={p: (nid, ud) for p, (nid, ud) in doc["ng"].items()},
+        new_arrays={p: (nid, _decode_definition(d)) for p, (nid, d) in doc["na"].items()},
+        updated_groups={nid: ud for nid, ud in doc["ug"]},
+        updated_arrays={nid: _decode_definition(d) for nid, d in doc["ua"]},
+        deleted_groups=dict(doc["dg"]),
+        deleted_arrays=dict(doc["da"]),
+        chunks={
+            nid: {tuple(c): _decode_payload(p) for c, p in entries} for nid, entries in doc["c"]
+        },
+    )

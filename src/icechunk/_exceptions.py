@@ -215,8 +215,12 @@ class RebaseFailedError(IcechunkError):
         return (type(self), (self._snapshot, self._conflicts, self.message))
 
 
-class ForkSessionError(SessionError):
+class ForkSessionError(SessionError, ValueError):
     """A fork or merge was attempted in a way that is not allowed."""
+
+
+class ForkCommitError(ForkSessionError, TypeError):
+    """A ``ForkSession`` was committed or flushed; merge it into its parent session instead."""
 
 
 class SessionNotPicklableError(SessionError):

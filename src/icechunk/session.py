@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import enum
+import warnings
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
+from ._change_set import change_set_from_bytes, change_set_to_bytes
 from ._core.session import DiffData, SessionCore
-from ._exceptions import SessionNotPicklableError
+from ._exceptions import ForkCommitError, ForkSessionError, SessionNotPicklableError
+from ._format.manifest import InlineChunk, NativeChunk
 from ._format.ids import encode_id
 from ._snapshots import Diff
 from ._sync import sync
@@ -14,7 +19,7 @@ from .store import IcechunkStore
 if TYPE_CHECKING:
     from .repository import Repository
 
-__all__ = ["Session"]
+__all__ = ["ChunkType", "ForkSession", "Session"]
 
 
 def _to_diff(data: DiffData) -> Diff:
@@ -29,6 +34,15 @@ def _to_diff(data: DiffData) -> Diff:
     )
 
 
+class ChunkType(enum.Enum):
+    """How a chunk is stored."""
+
+    UNINITIALIZED = 0
+    NATIVE = 1
+    VIRTUAL = 2
+    INLINE = 3
+
+
 class Session:
     """A session on a repository: reads one snapshot, and when writable stages changes.
 
@@ -40,6 +54,7 @@ class Session:
         self._repository = repository
         self._core = core
         self._store: IcechunkStore | None = None
+        self._forked = False
 
     # --- pickling ----------------------------------------------------------------------------
 
@@ -176,6 +191,8 @@ class Session:
         """Async version of :meth:`commit`."""
         from ._exceptions import ConflictError
 
+        self._warn_if_forked()
+
         attempt = 0
         while True:
             try:
@@ -198,7 +215,17 @@ class Session:
 
     async def flush_async(self, message: str, metadata: dict[str, Any] | None = None) -> str:
         """Async version of :meth:`flush`."""
+        self._warn_if_forked()
         return encode_id(await self._core.flush(message, metadata))
+
+    def _warn_if_forked(self) -> None:
+        if self._forked:
+            warnings.warn(
+                "committing a session that was forked, without merging the forks: their "
+                "writes are not included; merge them with session.merge(*forks) first",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def rebase(self, solver: Any) -> None:
         """Replay the session's changes on top of the branch tip, resolving conflicts with ``solver``."""
@@ -209,3 +236,156 @@ class Session:
         from ._core.rebase import rebase_session
 
         await rebase_session(self._core, solver)
+
+    # --- distributed writes ------------------------------------------------------------------
+
+    def fork(self) -> ForkSession:
+        """A picklable child session for workers; merge it back with :meth:`merge`.
+
+        Raises
+        ------
+        ForkSessionError
+            When the session has uncommitted changes or is read-only.
+        """
+        if self._core.read_only:
+            raise ForkSessionError(
+                "a read-only session does not need forking: it can be pickled and sent to "
+                "workers as it is"
+            )
+        if self._core.has_uncommitted_changes:
+            raise ForkSessionError(
+                "cannot fork a session with uncommitted changes: commit them, open a new "
+                "writable session, and fork that"
+            )
+        self._forked = True
+        core = self._repository._core.session(self._core.snapshot_id, self._core.branch, False)
+        return ForkSession(self._repository, core)
+
+    def merge(self, *others: ForkSession) -> None:
+        """Fold the changes of fork sessions into this session.
+
+        A chunk written by several forks keeps the value of the last one merged; forks that
+        changed the same node's metadata differently cannot be merged.
+        """
+        sync(self.merge_async(*others), method="Session.merge")
+
+    async def merge_async(self, *others: ForkSession) -> None:
+        """Async version of :meth:`merge`."""
+        for other in others:
+            if not isinstance(other, ForkSession):
+                raise TypeError(
+                    "sessions can only be merged with a ForkSession created by Session.fork(); "
+                    f"got {type(other).__name__}"
+                )
+        for other in others:
+            self._core.merge(other._core.change_set, other._core.snapshot_id)
+        self._forked = False
+
+    # --- chunk inspection --------------------------------------------------------------------
+
+    async def chunk_coordinates(
+        self, array_path: str, batch_size: int = 1000
+    ) -> AsyncIterator[tuple[int, ...]]:
+        """Coordinates of every initialized chunk of the array at ``array_path``."""
+        node = await self._array_node(array_path)
+        table = await self._core.chunk_table(node)
+        for coords in table.iter_coords():
+            yield coords
+
+    def chunk_type(self, array_path: str, chunk_coordinates: Sequence[int]) -> ChunkType:
+        """How the chunk at ``chunk_coordinates`` of ``array_path`` is stored."""
+        return sync(
+            self.chunk_type_async(array_path, chunk_coordinates), method="Session.chunk_type"
+        )
+
+    async def chunk_type_async(
+        self, array_path: str, chunk_coordinates: Sequence[int]
+    ) -> ChunkType:
+        """Async version of :meth:`chunk_type`."""
+        node = await self._array_node(array_path)
+        payload = await self._core.get_chunk_ref(node, tuple(int(c) for c in chunk_coordinates))
+        if payload is None:
+            return ChunkType.UNINITIALIZED
+        if isinstance(payload, InlineChunk):
+            return ChunkType.INLINE
+        if isinstance(payload, NativeChunk):
+            return ChunkType.NATIVE
+        return ChunkType.VIRTUAL
+
+    def all_virtual_chunk_locations(self) -> list[str]:
+        """The locations of every virtual chunk in the session's arrays."""
+        return sync(
+            self.all_virtual_chunk_locations_async(),
+            method="Session.all_virtual_chunk_locations",
+        )
+
+    async def all_virtual_chunk_locations_async(self) -> list[str]:
+        """Async version of :meth:`all_virtual_chunk_locations`."""
+        locations: set[str] = set()
+        for node in (await self._core.nodes()).values():
+            if node.array is not None:
+                table = await self._core.chunk_table(node)
+                locations.update(loc for loc in table.location.tolist() if loc is not None)
+        return sorted(locations)
+
+    async def _array_node(self, array_path: str) -> Any:
+        from ._exceptions import NodeNotFoundError
+
+        path = "/" + array_path.strip("/")
+        node = await self._core.get_node(path)
+        if node is None or node.array is None:
+            raise NodeNotFoundError(f"no array at {path!r}")
+        return node
+
+
+class ForkSession(Session):
+    """A writable session for one worker of a distributed write.
+
+    It pickles together with its changes; send it back and merge it into the session it was
+    forked from (or into another fork) before committing.
+    """
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "repository": self._repository,
+            "snapshot_id": self._core.snapshot_id,
+            "branch": self._core.branch,
+            "changes": change_set_to_bytes(self._core.change_set),
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        repository = state["repository"]
+        core = repository._core.session(state["snapshot_id"], state["branch"], False)
+        core.change_set = change_set_from_bytes(state["changes"])
+        Session.__init__(self, repository, core)
+
+    def __repr__(self) -> str:
+        return f"<icechunk.ForkSession snapshot={self.snapshot_id}>"
+
+    def merge(self, *others: ForkSession) -> None:  # type: ignore[override]
+        """Fold the changes of other forks into this fork (for tree reductions)."""
+        sync(self.merge_async(*others), method="ForkSession.merge")
+
+    def fork(self) -> NoReturn:
+        raise ForkSessionError("a ForkSession cannot be forked again; fork the parent session")
+
+    def commit(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """Forks cannot commit: merge them into the session they came from."""
+        raise ForkCommitError(
+            "cannot commit a ForkSession: send it back and merge it into the session it was "
+            "forked from with session.merge(fork), then commit that session"
+        )
+
+    async def commit_async(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """Async version of :meth:`commit`."""
+        self.commit()
+
+    def flush(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """Forks cannot flush: merge them into the session they came from."""
+        raise ForkCommitError(
+            "cannot flush a ForkSession: merge it into the session it was forked from"
+        )
+
+    async def flush_async(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """Async version of :meth:`flush`."""
+        self.flush()

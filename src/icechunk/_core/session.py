@@ -18,9 +18,10 @@ import numpy as np
 
 from .. import _refs
 from .._asset_manager import AssetManager
-from .._change_set import ArrayDefinition, ChangeSet
+from .._change_set import ArrayDefinition, ChangeSet, ChangeSetMergeError, merge_change_sets
 from .._exceptions import (
     ConflictError,
+    ForkSessionError,
     InvalidKeyError,
     NoChangesToCommitError,
     PreconditionFailedError,
@@ -338,6 +339,21 @@ class SessionCore:
     def discard_changes(self) -> None:
         self._require_writable()
         self.change_set = ChangeSet()
+        self._nodes = None
+        self._encodings.clear()
+
+    def merge(self, other: ChangeSet, other_base: bytes) -> None:
+        """Fold the change set of a fork based on the same snapshot into this session."""
+        self._require_writable()
+        if other_base != self.snapshot_id:
+            raise ForkSessionError(
+                f"cannot merge a session based on snapshot {encode_id(other_base)} into one "
+                f"based on {encode_id(self.snapshot_id)}: forks must come from this session"
+            )
+        try:
+            merge_change_sets(self.change_set, other)
+        except ChangeSetMergeError as e:
+            raise ForkSessionError(f"cannot merge sessions: {e}") from None
         self._nodes = None
         self._encodings.clear()
 
