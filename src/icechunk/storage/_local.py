@@ -25,10 +25,10 @@ from __future__ import annotations
 import asyncio
 import builtins
 import errno
-import fcntl
 import os
 import secrets
 import stat
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
@@ -51,6 +51,24 @@ from ._backend import (
 )
 
 _T = TypeVar("_T")
+
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+    import msvcrt
+
+    def _lock_exclusive(fd: int) -> None:
+        while True:
+            try:
+                msvcrt.locking(fd, msvcrt.LK_LOCK, 1)  # gives up after ~10 s
+                return
+            except OSError:
+                continue
+
+else:
+    import fcntl
+
+    def _lock_exclusive(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+
 
 _TMP_PREFIX = RESERVED_SEGMENT_PREFIX + "tmp-"
 _LOCK_DIR = RESERVED_SEGMENT_PREFIX + "locks"
@@ -294,7 +312,7 @@ class LocalFilesystemBackend(StorageBackend):
             os.makedirs(os.path.dirname(lock_path), exist_ok=True)
             fd = os.open(lock_path, flags, 0o666)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            _lock_exclusive(fd)
             yield True
         finally:
             os.close(fd)  # releases the flock
