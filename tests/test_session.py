@@ -107,10 +107,9 @@ def test_transaction_commits_on_success_and_discards_on_error(repo: icechunk.Rep
         zarr.group(store).create_array("a", shape=(2,), dtype="i4")[:] = 3
     [latest, _] = list(repo.ancestry(branch="main"))
     assert latest.message == "in a transaction"
-    with pytest.raises(RuntimeError, match="boom"):
-        with repo.transaction("main", message="never") as store:
-            zarr.open_array(store, path="a")[:] = 9
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), repo.transaction("main", message="never") as store:
+        zarr.open_array(store, path="a")[:] = 9
+        raise RuntimeError("boom")
     assert repo.lookup_branch("main") == latest.id
     np.testing.assert_array_equal(
         zarr.open_array(repo.readonly_session(branch="main").store, path="a")[:], 3

@@ -40,6 +40,7 @@ from ._conflicts import (
     VersionSelection,
 )
 from ._exceptions import ConflictError, IcechunkError, RebaseFailedError
+from ._logs import initialize_logs, print_debug_info, set_logs_filter, spec_version
 from ._snapshots import Diff, ManifestFileInfo, SnapshotInfo
 from ._version import __version__
 from .credentials import (
@@ -140,12 +141,18 @@ __all__ = [
     "gcs_store",
     "http_store",
     "in_memory_storage",
+    "initialize_logs",
     "local_filesystem_storage",
     "local_filesystem_store",
+    "print_debug_info",
     "s3_anonymous_credentials",
     "s3_credentials",
     "s3_from_env_credentials",
     "s3_refreshable_credentials",
     "s3_static_credentials",
     "s3_store",
+    "set_logs_filter",
+    "spec_version",
 ]
+
+initialize_logs()

@@ -7,10 +7,10 @@ import datetime as _dt
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Self
 
+from ._asset_manager import AssetSettings
 from ._config import RepositoryConfig, config_from_yaml, config_to_yaml
 from ._core.repository import EngineSettings, RepositoryCore
 from ._core.session import DEFAULT_INLINE_THRESHOLD
-from ._asset_manager import AssetSettings
 from ._format.ids import decode_id, encode_id
 from ._snapshots import Diff, SnapshotInfo
 from ._sync import sync, sync_iter

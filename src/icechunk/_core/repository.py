@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .. import _refs
 from .._asset_manager import AssetManager, AssetSettings
 from .._exceptions import (
     BranchMovedError,
-    BranchNotFoundError,
     IcechunkError,
     ObjectNotFoundError,
     PreconditionFailedError,
@@ -21,8 +20,8 @@ from .._exceptions import (
 )
 from .._format.ids import INITIAL_SNAPSHOT_ID, encode_id
 from .._format.snapshot import Snapshot
-from .session import DEFAULT_INLINE_THRESHOLD, DiffData, SessionCore
 from ..storage._backend import PutMode, StorageBackend
+from .session import DEFAULT_INLINE_THRESHOLD, DiffData, SessionCore
 
 CONFIG_KEY = "config.yaml"
 MAIN_BRANCH = "main"
@@ -34,7 +33,7 @@ class EngineSettings:
     """Values the engine reads from the repository configuration."""
 
     inline_threshold: int = DEFAULT_INLINE_THRESHOLD
-    assets: AssetSettings = AssetSettings()
+    assets: AssetSettings = field(default_factory=AssetSettings)
 
 
 class RepositoryCore:
@@ -251,5 +250,3 @@ def _combine_logs(logs: list[Any], from_snap: Snapshot, to_snap: Snapshot) -> Di
         },
     )
 
-
-__all__ = ["BranchNotFoundError", "EngineSettings", "RepositoryCore"]

@@ -199,7 +199,7 @@ class SessionCore:
         merged = base.updated(self.change_set.chunks.get(node.node_id, {}))
         grid = np.array(grid_shape(node.array.shape), dtype=np.int64)
         if len(merged) and ndim:
-            inside = (merged.coords.astype(np.int64) < grid).all(axis=1)
+            inside: np.ndarray = np.asarray((merged.coords.astype(np.int64) < grid).all(axis=1))
             if not inside.all():
                 merged = merged.filtered(inside)
         return merged
