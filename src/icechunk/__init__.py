@@ -74,7 +74,18 @@ from .credentials import (
 )
 from .repository import Repository
 from .session import ChunkType, ForkSession, Session
-from .storage import Storage, in_memory_storage, local_filesystem_storage
+from .storage import (
+    Storage,
+    azure_storage,
+    gcs_storage,
+    http_storage,
+    in_memory_storage,
+    local_filesystem_storage,
+    r2_storage,
+    s3_object_store_storage,
+    s3_storage,
+    tigris_storage,
+)
 from .store import IcechunkStore
 
 __all__ = [
@@ -140,6 +151,13 @@ __all__ = [
     "gcs_static_credentials",
     "gcs_store",
     "http_store",
+    "azure_storage",
+    "gcs_storage",
+    "http_storage",
+    "r2_storage",
+    "s3_object_store_storage",
+    "s3_storage",
+    "tigris_storage",
     "in_memory_storage",
     "initialize_logs",
     "local_filesystem_storage",

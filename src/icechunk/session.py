@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from ._change_set import change_set_from_bytes, change_set_to_bytes
 from ._core.session import DiffData, SessionCore
 from ._exceptions import ForkCommitError, ForkSessionError, SessionNotPicklableError
-from ._format.manifest import InlineChunk, NativeChunk
 from ._format.ids import encode_id
+from ._format.manifest import InlineChunk, NativeChunk
 from ._snapshots import Diff
 from ._sync import sync
 from .store import IcechunkStore

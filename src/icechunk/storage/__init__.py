@@ -19,6 +19,7 @@ __all__ = [
     "Storage",
     "azure_storage",
     "gcs_storage",
+    "http_storage",
     "in_memory_storage",
     "local_filesystem_storage",
     "r2_storage",
@@ -465,3 +466,19 @@ def _one_of(name: str, value: str | None, alias: str, alias_value: str | None) -
     if value is not None and alias_value is not None and value != alias_value:
         raise ValueError(f"pass either {name}= or {alias}=, not both")
     return value if value is not None else alias_value
+
+
+def http_storage(url: str, opts: dict[str, str] | None = None) -> Storage:
+    """Create a read-only Storage for a repository served over HTTP(S).
+
+    The server must serve the repository's files as static objects and honour byte ranges;
+    writes are refused with ``ReadOnlyStorageError``.
+
+    Parameters
+    ----------
+    url
+        The URL of the repository root, e.g. ``"https://example.com/path/to/repo"``.
+    opts
+        HTTP client options, e.g. ``{"timeout": "30s", "connect_timeout": "5s"}``.
+    """
+    return Storage._new_http(url, opts)
