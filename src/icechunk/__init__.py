@@ -41,6 +41,7 @@ from ._conflicts import (
 )
 from ._exceptions import ConflictError, IcechunkError, RebaseFailedError
 from ._logs import initialize_logs, print_debug_info, set_logs_filter, spec_version
+from ._ops.summary import ChunkStorageStats, GCSummary
 from ._snapshots import Diff, ManifestFileInfo, SnapshotInfo
 from ._version import __version__
 from .credentials import (
@@ -100,6 +101,7 @@ __all__ = [
     "AzureStaticCredentials",
     "BasicConflictSolver",
     "CachingConfig",
+    "ChunkStorageStats",
     "ChunkType",
     "CompressionAlgorithm",
     "CompressionConfig",
@@ -111,6 +113,7 @@ __all__ = [
     "Credentials",
     "Diff",
     "ForkSession",
+    "GCSummary",
     "GcsBearerCredential",
     "GcsCredentials",
     "GcsStaticCredentials",

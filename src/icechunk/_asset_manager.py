@@ -12,11 +12,11 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from ._exceptions import ObjectNotFoundError, SnapshotNotFoundError, StorageError
+from ._exceptions import IcechunkError, ObjectNotFoundError, SnapshotNotFoundError, StorageError
 from ._format.header import FileType, decode_file, encode_file
-from ._format.ids import encode_id
+from ._format.ids import decode_id, encode_id
 from ._format.manifest import Manifest, decode_manifest, encode_manifest
 from ._format.snapshot import Snapshot, decode_snapshot, encode_snapshot
 from ._format.transaction_log import (
@@ -63,6 +63,9 @@ class _LruCache(Generic[K, V]):
         future.set_result(value)
         self.put(key, value)
         return value
+
+    def discard(self, key: K) -> None:
+        self._items.pop(key, None)
 
     def put(self, key: K, value: V) -> None:
         if self._capacity == 0:
@@ -120,6 +123,26 @@ class AssetManager:
         )
         await self.backend.put(SNAPSHOTS + encode_id(snapshot.snapshot_id), data)
         self._snapshots.put(snapshot.snapshot_id, snapshot)
+
+    async def rewrite_snapshot(self, snapshot: Snapshot) -> None:
+        """Overwrite an existing snapshot in place (expiry re-parents snapshots)."""
+        await self.write_snapshot(snapshot)
+
+    def forget(self, keys: list[str]) -> None:
+        """Drop cached objects whose storage keys were deleted."""
+        for key in keys:
+            prefix, _, name = key.partition("/")
+            try:
+                object_id = decode_id(name)
+            except IcechunkError:
+                continue
+            caches: dict[str, _LruCache[bytes, Any]] = {
+                "snapshots": self._snapshots,
+                "manifests": self._manifests,
+                "transactions": self._tx_logs,
+            }
+            if prefix in caches:
+                caches[prefix].discard(object_id)
 
     async def snapshot_exists(self, snapshot_id: bytes) -> bool:
         return await self.backend.exists(SNAPSHOTS + encode_id(snapshot_id))

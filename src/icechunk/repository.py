@@ -12,6 +12,7 @@ from ._config import RepositoryConfig, config_from_yaml, config_to_yaml
 from ._core.repository import EngineSettings, RepositoryCore
 from ._core.session import DEFAULT_INLINE_THRESHOLD
 from ._format.ids import decode_id, encode_id
+from ._ops.summary import ChunkStorageStats, GCSummary
 from ._snapshots import Diff, SnapshotInfo
 from ._sync import sync, sync_iter
 from .session import Session, _to_diff
@@ -477,9 +478,7 @@ class Repository:
     async def _as_of(self, tip: bytes, as_of: _dt.datetime) -> bytes:
         from ._exceptions import SnapshotNotFoundError
 
-        if as_of.tzinfo is None:
-            as_of = as_of.replace(tzinfo=_dt.UTC)
-        limit = int(as_of.timestamp() * 1_000_000)
+        limit = _micros(as_of)
         async for snapshot in self._core.ancestry(tip):
             if snapshot.flushed_at <= limit:
                 return snapshot.snapshot_id
@@ -511,6 +510,157 @@ class Repository:
         session = self.writable_session(branch)
         yield session.store
         session.commit(message, metadata, rebase_with=rebase_with, rebase_tries=rebase_tries)
+
+
+    # --- maintenance -------------------------------------------------------------------------
+
+    def expire_snapshots(
+        self,
+        older_than: _dt.datetime,
+        *,
+        delete_expired_branches: bool = False,
+        delete_expired_tags: bool = False,
+    ) -> set[str]:
+        """Cut snapshots written before ``older_than`` out of every ref's history.
+
+        Refs are processed tags first, then branches, each in name order. In each history the
+        oldest snapshot kept is rewritten to have the repository's first snapshot as parent.
+        Expired snapshots stay in storage until :meth:`garbage_collect` removes them.
+
+        Parameters
+        ----------
+        older_than
+            The threshold; a naive datetime is taken as UTC.
+        delete_expired_branches, delete_expired_tags
+            Delete refs whose tip itself is older than the threshold (never ``main``).
+
+        Returns
+        -------
+        set of str
+            The ids of the snapshots taken out of some history.
+        """
+        return sync(
+            self.expire_snapshots_async(
+                older_than,
+                delete_expired_branches=delete_expired_branches,
+                delete_expired_tags=delete_expired_tags,
+            ),
+            method="Repository.expire_snapshots",
+        )
+
+    async def expire_snapshots_async(
+        self,
+        older_than: _dt.datetime,
+        *,
+        delete_expired_branches: bool = False,
+        delete_expired_tags: bool = False,
+    ) -> set[str]:
+        """Async version of :meth:`expire_snapshots`."""
+        from ._ops.expiration import expire_snapshots
+
+        result = await expire_snapshots(
+            self._core.assets,
+            _micros(older_than),
+            delete_expired_branches=delete_expired_branches,
+            delete_expired_tags=delete_expired_tags,
+        )
+        return {encode_id(s) for s in result.released}
+
+    def garbage_collect(
+        self,
+        delete_object_older_than: _dt.datetime,
+        *,
+        dry_run: bool = False,
+        max_snapshots_in_memory: int = 50,
+        max_compressed_manifest_mem_bytes: int = 512 * 1024 * 1024,
+        max_concurrent_manifest_fetches: int = 500,
+    ) -> GCSummary:
+        """Delete objects no branch or tag can reach, if older than the cutoff.
+
+        Parameters
+        ----------
+        delete_object_older_than
+            Only objects last modified before this are deleted (protects writes in flight);
+            a naive datetime is taken as UTC.
+        dry_run
+            Count what would be deleted without deleting anything.
+        """
+        return sync(
+            self.garbage_collect_async(delete_object_older_than, dry_run=dry_run),
+            method="Repository.garbage_collect",
+        )
+
+    async def garbage_collect_async(
+        self,
+        delete_object_older_than: _dt.datetime,
+        *,
+        dry_run: bool = False,
+        max_snapshots_in_memory: int = 50,
+        max_compressed_manifest_mem_bytes: int = 512 * 1024 * 1024,
+        max_concurrent_manifest_fetches: int = 500,
+    ) -> GCSummary:
+        """Async version of :meth:`garbage_collect`."""
+        from ._ops.gc import garbage_collect
+
+        result = await garbage_collect(
+            self._core.assets, _micros(delete_object_older_than), dry_run=dry_run
+        )
+        return GCSummary(
+            bytes_deleted=result.bytes_deleted,
+            chunks_deleted=result.chunks_deleted,
+            manifests_deleted=result.manifests_deleted,
+            snapshots_deleted=result.snapshots_deleted,
+            transaction_logs_deleted=result.transaction_logs_deleted,
+        )
+
+    def chunk_storage_stats(
+        self,
+        *,
+        max_snapshots_in_memory: int = 50,
+        max_compressed_manifest_mem_bytes: int = 512 * 1024 * 1024,
+        max_concurrent_manifest_fetches: int = 500,
+    ) -> ChunkStorageStats:
+        """Bytes of chunks reachable from any branch or tag, by storage kind."""
+        return sync(self.chunk_storage_stats_async(), method="Repository.chunk_storage_stats")
+
+    async def chunk_storage_stats_async(
+        self,
+        *,
+        max_snapshots_in_memory: int = 50,
+        max_compressed_manifest_mem_bytes: int = 512 * 1024 * 1024,
+        max_concurrent_manifest_fetches: int = 500,
+    ) -> ChunkStorageStats:
+        """Async version of :meth:`chunk_storage_stats`."""
+        from ._ops.gc import chunk_storage_stats
+
+        native, virtual, inline = await chunk_storage_stats(self._core.assets)
+        return ChunkStorageStats(native, virtual, inline)
+
+    def total_chunks_storage(
+        self,
+        *,
+        max_snapshots_in_memory: int = 50,
+        max_compressed_manifest_mem_bytes: int = 512 * 1024 * 1024,
+        max_concurrent_manifest_fetches: int = 500,
+    ) -> int:
+        """Bytes of native chunk objects reachable from any branch or tag."""
+        return self.chunk_storage_stats().native_bytes
+
+    async def total_chunks_storage_async(
+        self,
+        *,
+        max_snapshots_in_memory: int = 50,
+        max_compressed_manifest_mem_bytes: int = 512 * 1024 * 1024,
+        max_concurrent_manifest_fetches: int = 500,
+    ) -> int:
+        """Async version of :meth:`total_chunks_storage`."""
+        return (await self.chunk_storage_stats_async()).native_bytes
+
+
+def _micros(when: _dt.datetime) -> int:
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=_dt.UTC)
+    return int(when.timestamp() * 1_000_000)
 
 
 def _decode(snapshot_id: str | None) -> bytes | None:

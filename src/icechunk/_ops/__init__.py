@@ -1,0 +1,1 @@
+"""Maintenance operations: snapshot expiry, garbage collection, storage statistics."""
