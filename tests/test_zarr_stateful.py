@@ -1,0 +1,65 @@
+"""zarr's own hierarchy state machine run against ``IcechunkStore``.
+
+``zarr.testing.stateful.ZarrHierarchyStateMachine`` drives random group/array creation,
+writes, resizes, deletes and listings against a store and compares everything with a zarr
+``MemoryStore``. Here the store is a writable session's store, on in-memory storage and on
+local filesystem storage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import run_state_machine_as_test
+from zarr.testing.stateful import ZarrHierarchyStateMachine
+
+import icechunk
+
+SETTINGS = settings(
+    max_examples=30,
+    stateful_step_count=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    derandomize=True,
+)
+
+
+def _machine(make_storage: Callable[[], icechunk.Storage]) -> type[ZarrHierarchyStateMachine]:
+    class IcechunkHierarchyStateMachine(ZarrHierarchyStateMachine):
+        def __init__(self) -> None:
+            repo = icechunk.Repository.create(make_storage())
+            self.session = repo.writable_session("main")
+            super().__init__(self.session.store)
+
+    return IcechunkHierarchyStateMachine
+
+
+def test_zarr_hierarchy_in_memory() -> None:
+    machine = _machine(icechunk.in_memory_storage)
+    run_state_machine_as_test(machine, settings=SETTINGS)
+
+
+def test_zarr_hierarchy_local(tmp_path: Path) -> None:
+    counter = iter(range(10**9))
+
+    def make() -> icechunk.Storage:
+        return icechunk.local_filesystem_storage(str(tmp_path / f"repo{next(counter)}"))
+
+    machine = _machine(make)
+    run_state_machine_as_test(machine, settings=SETTINGS)
+
+
+@pytest.mark.parametrize("kind", ["memory", "local"])
+def test_store_is_an_icechunk_store(kind: str, tmp_path: Path) -> None:
+    """The machine really exercises our store, not a stand-in."""
+    storage = (
+        icechunk.in_memory_storage()
+        if kind == "memory"
+        else icechunk.local_filesystem_storage(str(tmp_path / "r"))
+    )
+    machine = _machine(lambda: storage)()
+    assert isinstance(machine.store, icechunk.IcechunkStore)
+    assert not machine.store.read_only
