@@ -18,7 +18,13 @@ from ._exceptions import IcechunkError, ObjectNotFoundError, SnapshotNotFoundErr
 from ._format.header import FileType, decode_file, encode_file
 from ._format.ids import decode_id, encode_id
 from ._format.manifest import Manifest, decode_manifest, encode_manifest
-from ._format.snapshot import Snapshot, decode_snapshot, encode_snapshot
+from ._format.snapshot import (
+    Snapshot,
+    SnapshotHeader,
+    decode_snapshot,
+    decode_snapshot_header,
+    encode_snapshot,
+)
 from ._format.transaction_log import (
     TransactionLog,
     decode_transaction_log,
@@ -64,6 +70,10 @@ class _LruCache(Generic[K, V]):
         self.put(key, value)
         return value
 
+    def peek(self, key: K) -> V | None:
+        """The cached value, if any, without fetching."""
+        return self._items.get(key)
+
     def discard(self, key: K) -> None:
         self._items.pop(key, None)
 
@@ -93,6 +103,7 @@ class AssetManager:
         self.backend = backend
         self.settings = settings or AssetSettings()
         self._snapshots: _LruCache[bytes, Snapshot] = _LruCache(self.settings.snapshot_cache_size)
+        self._headers: _LruCache[bytes, SnapshotHeader] = _LruCache(10_000)
         self._manifests: _LruCache[bytes, Manifest] = _LruCache(self.settings.manifest_cache_size)
         self._tx_logs: _LruCache[bytes, TransactionLog] = _LruCache(
             self.settings.transaction_cache_size
@@ -105,15 +116,32 @@ class AssetManager:
 
         async def load() -> Snapshot:
             name = encode_id(snapshot_id)
-            try:
-                raw = await self.backend.get(SNAPSHOTS + name)
-            except ObjectNotFoundError:
-                raise SnapshotNotFoundError(
-                    f"snapshot {name} does not exist in this repository"
-                ) from None
+            raw = await self._get_snapshot_bytes(snapshot_id)
             return decode_snapshot(decode_file(raw, FileType.SNAPSHOT, what=f"snapshot {name}"))
 
         return await self._snapshots.get_or_fetch(snapshot_id, load)
+
+    async def fetch_snapshot_header(self, snapshot_id: bytes) -> SnapshotHeader:
+        """A snapshot's id, parent, time, message, metadata and manifests (not its nodes)."""
+        full = self._snapshots.peek(snapshot_id)
+        if full is not None:
+            return SnapshotHeader.of(full)
+
+        async def load() -> SnapshotHeader:
+            name = encode_id(snapshot_id)
+            raw = await self._get_snapshot_bytes(snapshot_id)
+            return decode_snapshot_header(
+                decode_file(raw, FileType.SNAPSHOT, what=f"snapshot {name}")
+            )
+
+        return await self._headers.get_or_fetch(snapshot_id, load)
+
+    async def _get_snapshot_bytes(self, snapshot_id: bytes) -> bytes:
+        name = encode_id(snapshot_id)
+        try:
+            return await self.backend.get(SNAPSHOTS + name)
+        except ObjectNotFoundError:
+            raise SnapshotNotFoundError(f"snapshot {name} does not exist in this repository") from None
 
     async def write_snapshot(self, snapshot: Snapshot) -> None:
         data = encode_file(
@@ -126,6 +154,7 @@ class AssetManager:
 
     async def rewrite_snapshot(self, snapshot: Snapshot) -> None:
         """Overwrite an existing snapshot in place (expiry re-parents snapshots)."""
+        self._headers.discard(snapshot.snapshot_id)
         await self.write_snapshot(snapshot)
 
     def forget(self, keys: list[str]) -> None:
@@ -143,6 +172,8 @@ class AssetManager:
             }
             if prefix in caches:
                 caches[prefix].discard(object_id)
+            if prefix == "snapshots":
+                self._headers.discard(object_id)
 
     async def snapshot_exists(self, snapshot_id: bytes) -> bool:
         return await self.backend.exists(SNAPSHOTS + encode_id(snapshot_id))

@@ -53,12 +53,25 @@ class Conflict:
         return f"{self.conflict_type.name} at {self.path}{chunks}"
 
 
+@dataclass
+class Resolution:
+    """A solver's verdict: conflicts left unsolved, and our chunk writes to drop otherwise."""
+
+    unsolved: list[Conflict]
+    drop_chunks: list[tuple[bytes, list[ChunkCoords]]]
+
+    def apply(self, change_set: ChangeSet) -> None:
+        """Patch ``change_set``; only call when nothing is left unsolved."""
+        for node_id, coords in self.drop_chunks:
+            change_set.drop_chunks(node_id, coords)
+
+
 class ConflictSolver:
     """Base of the conflict solvers; use ``ConflictDetector`` or ``BasicConflictSolver``."""
 
-    def _resolve(self, conflicts: list[Conflict], change_set: ChangeSet, ids: Mapping[str, bytes]) -> list[Conflict]:
-        """Patch ``change_set`` to settle what it can; return the conflicts left unsolved."""
-        return list(conflicts)
+    def _resolve(self, conflicts: list[Conflict], ids: Mapping[str, bytes]) -> Resolution:
+        """Decide each conflict; ``ids`` maps node paths to node ids."""
+        return Resolution(list(conflicts), [])
 
 
 class ConflictDetector(ConflictSolver):
@@ -99,8 +112,9 @@ class BasicConflictSolver(ConflictSolver):
             f"fail_on_delete_of_updated_group={self.fail_on_delete_of_updated_group})"
         )
 
-    def _resolve(self, conflicts: list[Conflict], change_set: ChangeSet, ids: Mapping[str, bytes]) -> list[Conflict]:
+    def _resolve(self, conflicts: list[Conflict], ids: Mapping[str, bytes]) -> Resolution:
         unsolved = []
+        drops: list[tuple[bytes, list[ChunkCoords]]] = []
         for conflict in conflicts:
             kind = conflict.conflict_type
             if kind is ConflictType.ChunkDoubleUpdate:
@@ -108,7 +122,7 @@ class BasicConflictSolver(ConflictSolver):
                     unsolved.append(conflict)
                 elif self.on_chunk_conflict is VersionSelection.UseTheirs:
                     coords = [tuple(c) for c in conflict.conflicted_chunks or []]
-                    change_set.drop_chunks(ids[conflict.path], coords)
+                    drops.append((ids[conflict.path], coords))
             elif kind is ConflictType.DeleteOfUpdatedArray:
                 if self.fail_on_delete_of_updated_array:
                     unsolved.append(conflict)
@@ -117,7 +131,7 @@ class BasicConflictSolver(ConflictSolver):
                     unsolved.append(conflict)
             else:
                 unsolved.append(conflict)
-        return unsolved
+        return Resolution(unsolved, drops)
 
 
 def detect_conflicts(
@@ -139,10 +153,22 @@ def detect_conflicts(
             found.append(Conflict(ConflictType.NewNodeConflictsWithExistingNode, path))
         elif _parent_invalid(path, ours, their_nodes, theirs, base_paths):
             found.append(Conflict(ConflictType.NewNodeInInvalidGroup, path))
-    _metadata_conflicts(ours.updated_arrays, theirs.updated_arrays, theirs.deleted_arrays,
-                        ConflictType.ZarrMetadataUpdateOfDeletedArray, base_paths, found)
-    _metadata_conflicts(ours.updated_groups, theirs.updated_groups, theirs.deleted_groups,
-                        ConflictType.ZarrMetadataUpdateOfDeletedGroup, base_paths, found)
+    _metadata_conflicts(
+        ours.updated_arrays,
+        theirs.updated_arrays,
+        theirs.deleted_arrays,
+        ConflictType.ZarrMetadataUpdateOfDeletedArray,
+        base_paths,
+        found,
+    )
+    _metadata_conflicts(
+        ours.updated_groups,
+        theirs.updated_groups,
+        theirs.deleted_groups,
+        ConflictType.ZarrMetadataUpdateOfDeletedGroup,
+        base_paths,
+        found,
+    )
     for node_id, chunks in ours.chunks.items():
         if not chunks or node_id not in base_paths:
             continue

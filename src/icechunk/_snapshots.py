@@ -8,7 +8,7 @@ from typing import Any
 
 from ._format.ids import encode_id
 from ._format.snapshot import ManifestFileInfo as _FormatManifestFileInfo
-from ._format.snapshot import Snapshot
+from ._format.snapshot import Snapshot, SnapshotHeader
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class SnapshotInfo:
     manifests: list[ManifestFileInfo] = field(default_factory=list, hash=False, repr=False)
 
     @classmethod
-    def _from_snapshot(cls, snapshot: Snapshot) -> SnapshotInfo:
+    def _from_snapshot(cls, snapshot: Snapshot | SnapshotHeader) -> SnapshotInfo:
         return cls(
             id=encode_id(snapshot.snapshot_id),
             parent_id=None if snapshot.parent_id is None else encode_id(snapshot.parent_id),

@@ -46,17 +46,25 @@ def sync(coro: Coroutine[Any, Any, T], *, method: str = "this method") -> T:
 
 
 def sync_iter(agen: AsyncIterator[T], *, method: str = "this method") -> Iterator[T]:
-    """Iterate an async iterator from blocking code, one item per round trip to the IO loop."""
-    sentinel = object()
+    """Iterate an async iterator from blocking code.
 
-    async def next_item() -> Any:
+    Items are fetched in batches that double in size (up to 256) per round trip to the IO
+    loop, so short walks stay lazy and long ones do not pay a round trip per item.
+    """
+    batch_size = 8
+
+    async def next_batch(size: int) -> tuple[list[T], bool]:
+        items: list[T] = []
         try:
-            return await agen.__anext__()
+            while len(items) < size:
+                items.append(await agen.__anext__())
         except StopAsyncIteration:
-            return sentinel
+            return items, True
+        return items, False
 
     while True:
-        item = sync(next_item(), method=method)
-        if item is sentinel:
+        items, done = sync(next_batch(batch_size), method=method)
+        yield from items
+        if done:
             return
-        yield item
+        batch_size = min(batch_size * 2, 256)

@@ -490,8 +490,9 @@ class Repository:
 
     async def writable_session_async(self, branch: str) -> Session:
         """Async version of :meth:`writable_session`."""
-        tip = await self._core.lookup_branch(branch)
-        return Session(self, self._core.session(tip, branch, read_only=False))
+        tip = await self._core.branch_tip(branch)
+        core = self._core.session(tip.snapshot_id, branch, False, branch_version=tip.version)
+        return Session(self, core)
 
     @contextlib.contextmanager
     def transaction(

@@ -46,18 +46,56 @@ def parse_zarr_json(path: str, data: bytes) -> ParsedMetadata:
     return ParsedMetadata(data, _array_definition(path, doc, data))
 
 
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def _array_definition(path: str, doc: dict[str, Any], data: bytes) -> ArrayDefinition:
     shape = doc.get("shape")
-    grid = doc.get("chunk_grid") or {}
-    if not isinstance(shape, list) or grid.get("name") != "regular":
+    grid = doc.get("chunk_grid")
+    if (
+        not isinstance(shape, list)
+        or not isinstance(grid, dict)
+        or grid.get("name") != "regular"
+    ):
         raise InvalidKeyError(
             f"array metadata for {path!r} needs a shape and a regular chunk grid"
         )
-    chunk_shape = (grid.get("configuration") or {}).get("chunk_shape")
-    if not isinstance(chunk_shape, list) or len(chunk_shape) != len(shape):
-        raise InvalidKeyError(f"array metadata for {path!r} has a chunk_shape that does not match its shape")
+    if not all(_is_count(n) for n in shape):
+        raise InvalidKeyError(
+            f"array metadata for {path!r} has an invalid shape {shape!r}: expected a list of "
+            "non-negative integers"
+        )
+    configuration = grid.get("configuration")
+    chunk_shape = configuration.get("chunk_shape") if isinstance(configuration, dict) else None
+    if (
+        not isinstance(chunk_shape, list)
+        or len(chunk_shape) != len(shape)
+        or not all(_is_count(c) for c in chunk_shape)
+    ):
+        raise InvalidKeyError(
+            f"array metadata for {path!r} has a chunk_shape that does not match its shape"
+        )
     names = doc.get("dimension_names")
-    dims = tuple(DimensionShape(int(n), int(c)) for n, c in zip(shape, chunk_shape))
+    if names is not None and (
+        not isinstance(names, list)
+        or len(names) != len(shape)
+        or not all(n is None or isinstance(n, str) for n in names)
+    ):
+        raise InvalidKeyError(
+            f"array metadata for {path!r} has invalid dimension_names {names!r}: expected one "
+            "name (a string or null) per dimension"
+        )
+    encoding = doc.get("chunk_key_encoding")
+    if encoding is not None and (
+        not isinstance(encoding, dict)
+        or encoding.get("name", "default") not in ("default", "v2")
+        or not isinstance(encoding.get("configuration") or {}, dict)
+    ):
+        raise InvalidKeyError(
+            f"array metadata for {path!r} has an unsupported chunk_key_encoding {encoding!r}"
+        )
+    dims = tuple(DimensionShape(n, c) for n, c in zip(shape, chunk_shape))
     return ArrayDefinition(
         user_data=data,
         shape=dims,

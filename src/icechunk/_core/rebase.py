@@ -22,12 +22,13 @@ async def rebase_session(session: SessionCore, solver: ConflictSolver) -> None:
         raise SessionError("a read-only session cannot be rebased")
     if session.branch is None:
         raise SessionError("only a session on a branch can be rebased")
-    tip = (await _refs.read_branch(session.assets.backend, session.branch)).snapshot_id
+    tip_ref = await _refs.read_branch(session.assets.backend, session.branch)
+    tip = tip_ref.snapshot_id
     pending = []
     current: bytes | None = tip
     while current is not None and current != session.snapshot_id:
         pending.append(current)
-        current = (await session.assets.fetch_snapshot(current)).parent_id
+        current = (await session.assets.fetch_snapshot_header(current)).parent_id
     if current is None:
         raise IcechunkError(
             f"cannot rebase: the session's base {encode_id(session.snapshot_id)} is not an "
@@ -35,6 +36,7 @@ async def rebase_session(session: SessionCore, solver: ConflictSolver) -> None:
         )
     for snapshot_id in reversed(pending):
         await _apply_commit(session, snapshot_id, solver)
+    session.branch_version = tip_ref.version
 
 
 async def _apply_commit(session: SessionCore, snapshot_id: bytes, solver: ConflictSolver) -> None:
@@ -46,7 +48,8 @@ async def _apply_commit(session: SessionCore, snapshot_id: bytes, solver: Confli
     conflicts = detect_conflicts(session.change_set, theirs, their_nodes, base_paths)
     if conflicts:
         ids = {path: nid for nid, path in base_paths.items()}
-        unsolved = solver._resolve(conflicts, session.change_set, ids)
-        if unsolved:
-            raise RebaseFailedError(encode_id(snapshot_id), unsolved)
+        resolution = solver._resolve(conflicts, ids)
+        if resolution.unsolved:
+            raise RebaseFailedError(encode_id(snapshot_id), resolution.unsolved)
+        resolution.apply(session.change_set)
     session.move_base(snapshot_id)

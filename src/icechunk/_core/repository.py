@@ -19,7 +19,7 @@ from .._exceptions import (
     RepositoryNotFoundError,
 )
 from .._format.ids import INITIAL_SNAPSHOT_ID, encode_id
-from .._format.snapshot import Snapshot
+from .._format.snapshot import Snapshot, SnapshotHeader
 from ..storage._backend import PutMode, StorageBackend
 from .session import DEFAULT_INLINE_THRESHOLD, DiffData, SessionCore
 
@@ -172,13 +172,13 @@ class RepositoryCore:
 
     # --- history -----------------------------------------------------------------------------
 
-    async def ancestry(self, snapshot_id: bytes) -> AsyncIterator[Snapshot]:
-        """The snapshot and its ancestors, newest first."""
+    async def ancestry(self, snapshot_id: bytes) -> AsyncIterator[SnapshotHeader]:
+        """The snapshot and its ancestors, newest first (headers: no nodes)."""
         current: bytes | None = snapshot_id
         while current is not None:
-            snapshot = await self.assets.fetch_snapshot(current)
-            yield snapshot
-            current = snapshot.parent_id
+            header = await self.assets.fetch_snapshot_header(current)
+            yield header
+            current = header.parent_id
 
     async def diff(self, from_id: bytes, to_id: bytes) -> DiffData:
         """What changed from snapshot ``from_id`` to its descendant ``to_id``."""
@@ -201,7 +201,11 @@ class RepositoryCore:
     # --- sessions ----------------------------------------------------------------------------
 
     def session(
-        self, snapshot_id: bytes, branch: str | None, read_only: bool
+        self,
+        snapshot_id: bytes,
+        branch: str | None,
+        read_only: bool,
+        branch_version: str | None = None,
     ) -> SessionCore:
         return SessionCore(
             self.assets,
@@ -210,7 +214,12 @@ class RepositoryCore:
             read_only,
             inline_threshold=self.settings.inline_threshold,
             default_commit_metadata=self.default_commit_metadata,
+            branch_version=branch_version,
         )
+
+    async def branch_tip(self, name: str) -> _refs.RefValue:
+        """The snapshot a branch points to, with the storage version of its ref."""
+        return await _refs.read_branch(self.backend, name)
 
 
 def _combine_logs(logs: list[Any], from_snap: Snapshot, to_snap: Snapshot) -> DiffData:

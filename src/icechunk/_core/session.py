@@ -105,9 +105,12 @@ class SessionCore:
         inline_threshold: int = DEFAULT_INLINE_THRESHOLD,
         change_set: ChangeSet | None = None,
         default_commit_metadata: Mapping[str, Any] | None = None,
+        branch_version: str | None = None,
     ):
         self.assets = assets
         self.snapshot_id = snapshot_id
+        # storage version of the branch ref when it pointed at ``snapshot_id`` (if known)
+        self.branch_version = branch_version
         self.branch = branch
         self.read_only = read_only
         self.inline_threshold = inline_threshold
@@ -357,9 +360,10 @@ class SessionCore:
         self._nodes = None
         self._encodings.clear()
 
-    def move_base(self, snapshot_id: bytes) -> None:
+    def move_base(self, snapshot_id: bytes, branch_version: str | None = None) -> None:
         """Re-base the change set on ``snapshot_id`` (used by rebase)."""
         self.snapshot_id = snapshot_id
+        self.branch_version = branch_version
         self._nodes = None
         self._encodings.clear()
 
@@ -427,21 +431,39 @@ class SessionCore:
             raise NoChangesToCommitError(
                 "cannot commit: no changes were made in this session"
             )
-        backend = self.assets.backend
         async with self._lock:
-            tip = await _refs.read_branch(backend, self.branch)
-            if tip.snapshot_id != self.snapshot_id:
-                raise ConflictError(encode_id(self.snapshot_id), encode_id(tip.snapshot_id))
+            version = self.branch_version
+            if version is None:
+                version = await self._current_branch_version()
             snapshot = await self._write_snapshot(message, metadata)
+            await self._move_branch(snapshot.snapshot_id, version)
+            self._finish(snapshot)
+            return snapshot.snapshot_id
+
+    async def _current_branch_version(self) -> str:
+        """The branch ref's version, provided it still points at this session's base."""
+        assert self.branch is not None
+        tip = await _refs.read_branch(self.assets.backend, self.branch)
+        if tip.snapshot_id != self.snapshot_id:
+            raise ConflictError(encode_id(self.snapshot_id), encode_id(tip.snapshot_id))
+        return tip.version
+
+    async def _move_branch(self, new_snapshot: bytes, version: str) -> None:
+        """Compare-and-swap the branch ref from ``version`` to ``new_snapshot``."""
+        assert self.branch is not None
+        backend = self.assets.backend
+        try:
+            await _refs.update_branch(backend, self.branch, new_snapshot, version)
+        except PreconditionFailedError:
+            # the ref file changed; it is a conflict unless it still names our base
+            version = await self._current_branch_version()
             try:
-                await _refs.update_branch(backend, self.branch, snapshot.snapshot_id, tip.version)
+                await _refs.update_branch(backend, self.branch, new_snapshot, version)
             except PreconditionFailedError:
                 now = await _refs.read_branch(backend, self.branch)
                 raise ConflictError(
                     encode_id(self.snapshot_id), encode_id(now.snapshot_id)
                 ) from None
-            self._finish(snapshot)
-            return snapshot.snapshot_id
 
     async def flush(self, message: str, metadata: Mapping[str, Any] | None = None) -> bytes:
         """Write a snapshot of the changes without moving any branch; return its id."""
@@ -497,8 +519,9 @@ class SessionCore:
             self.change_set.to_transaction_log(snapshot_id),
             updated_chunks=await self._chunk_changes(),
         )
-        await self.assets.write_transaction_log(log)
-        await self.assets.write_snapshot(snapshot)
+        await asyncio.gather(
+            self.assets.write_transaction_log(log), self.assets.write_snapshot(snapshot)
+        )
         return snapshot
 
     def _array_changed(self, node: NodeSnapshot) -> bool:

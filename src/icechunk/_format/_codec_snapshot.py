@@ -19,6 +19,7 @@ from .snapshot import (
     ManifestRef,
     NodeSnapshot,
     Snapshot,
+    SnapshotHeader,
 )
 
 NODE_DATA_ARRAY = 1
@@ -197,21 +198,44 @@ def _read_node(t: Table) -> NodeSnapshot:
     )
 
 
-def _read_snapshot(t: Table) -> Snapshot:
+def _read_header(t: Table) -> SnapshotHeader:
     metadata = {}
     for item in required(t.tables(_SNAP_METADATA), "Snapshot.metadata"):
         name = required(item.string(0), "MetadataItem.name")
         metadata[name] = unpack_metadata_value(required(item.blob(1), "MetadataItem.value"))
     files = required(t.structs(_SNAP_MANIFEST_FILES, 32), "Snapshot.manifest_files")
-    return Snapshot(
+    return SnapshotHeader(
         snapshot_id=required(t.struct(_SNAP_ID, ID12_SIZE), "Snapshot.id"),
         parent_id=t.struct(_SNAP_PARENT, ID12_SIZE),
         flushed_at=t.u64(_SNAP_FLUSHED_AT),
         message=required(t.string(_SNAP_MESSAGE), "Snapshot.message"),
         metadata=metadata,
-        nodes=tuple(_read_node(n) for n in required(t.tables(_SNAP_NODES), "Snapshot.nodes")),
         manifest_files=tuple(ManifestFileInfo(*_MANIFEST_FILE_INFO.unpack(f)) for f in files),
     )
+
+
+def _read_snapshot(t: Table) -> Snapshot:
+    header = _read_header(t)
+    return Snapshot(
+        snapshot_id=header.snapshot_id,
+        parent_id=header.parent_id,
+        flushed_at=header.flushed_at,
+        message=header.message,
+        metadata=header.metadata,
+        nodes=tuple(_read_node(n) for n in required(t.tables(_SNAP_NODES), "Snapshot.nodes")),
+        manifest_files=header.manifest_files,
+    )
+
+
+def decode_snapshot_header(buf: bytes) -> SnapshotHeader:
+    """Parse only the header fields of a snapshot flatbuffer (no nodes).
+
+    Raises
+    ------
+    FormatError
+        The buffer is not a valid snapshot flatbuffer or lacks a required field.
+    """
+    return read_root(buf, _read_header, "snapshot flatbuffer")
 
 
 def decode_snapshot(buf: bytes) -> Snapshot:

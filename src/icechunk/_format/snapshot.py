@@ -81,6 +81,36 @@ def encode_snapshot(snapshot: Snapshot) -> bytes:
     return encode(snapshot)
 
 
+@dataclass(frozen=True)
+class SnapshotHeader:
+    """A snapshot without its nodes: what history walks need, cheaper to decode."""
+
+    snapshot_id: bytes
+    parent_id: bytes | None
+    flushed_at: int
+    message: str
+    metadata: Mapping[str, Any]
+    manifest_files: tuple[ManifestFileInfo, ...] = ()
+
+    @classmethod
+    def of(cls, snapshot: Snapshot) -> SnapshotHeader:
+        return cls(
+            snapshot.snapshot_id,
+            snapshot.parent_id,
+            snapshot.flushed_at,
+            snapshot.message,
+            snapshot.metadata,
+            snapshot.manifest_files,
+        )
+
+
+def decode_snapshot_header(buf: bytes) -> SnapshotHeader:
+    """Parse a snapshot flatbuffer's header fields only, skipping its nodes."""
+    from ._codec_snapshot import decode_snapshot_header as decode
+
+    return decode(buf)
+
+
 def decode_snapshot(buf: bytes) -> Snapshot:
     """Parse a snapshot flatbuffer (no file header); raise FormatError if it is invalid."""
     from ._codec_snapshot import decode_snapshot as decode

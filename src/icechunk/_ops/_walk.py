@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from .. import _refs
 from .._asset_manager import AssetManager
-from .._format.snapshot import Snapshot
+from .._format.snapshot import SnapshotHeader
 
 
 async def ref_tips(assets: AssetManager) -> list[tuple[str, str, bytes]]:
@@ -18,10 +18,10 @@ async def ref_tips(assets: AssetManager) -> list[tuple[str, str, bytes]]:
     return tips
 
 
-async def history(assets: AssetManager, tip: bytes) -> AsyncIterator[Snapshot]:
-    """``tip`` and its ancestors, newest first."""
+async def history(assets: AssetManager, tip: bytes) -> AsyncIterator[SnapshotHeader]:
+    """``tip`` and its ancestors, newest first (headers: no nodes)."""
     current: bytes | None = tip
     while current is not None:
-        snapshot = await assets.fetch_snapshot(current)
-        yield snapshot
-        current = snapshot.parent_id
+        header = await assets.fetch_snapshot_header(current)
+        yield header
+        current = header.parent_id

@@ -43,7 +43,8 @@ async def expire_snapshots(
             expired = chain[keep:-1]
             ref_expired = chain[0].flushed_at < older_than_micros
             if expired:
-                await assets.rewrite_snapshot(replace(oldest_kept, parent_id=root.snapshot_id))
+                full = await assets.fetch_snapshot(oldest_kept.snapshot_id)
+                await assets.rewrite_snapshot(replace(full, parent_id=root.snapshot_id))
                 result.edited.add(oldest_kept.snapshot_id)
                 result.released.update(s.snapshot_id for s in expired)
         if ref_expired and name != "main":

@@ -4,9 +4,16 @@ Layout: an object with key ``a/b/c`` is the file ``<root>/a/b/c``. Bookkeeping f
 starting with ``.icechunk-`` (reserved: keys may not contain such segments, listing skips them):
 
 - ``.icechunk-tmp-<random>``: a write in progress, in the directory of its final key. Every write
-  goes to such a file first, is flushed to disk (``fsync``) and then renamed into place, so a
-  crashed writer never leaves a partial object under its final name (only a hidden temporary
-  file, which :meth:`LocalFilesystemBackend.remove_stale_temporary_files` cleans up).
+  goes to such a file first and is then renamed into place, so a crashed writer never leaves a
+  partial object under its final name (only a hidden temporary file, which
+  :meth:`LocalFilesystemBackend.remove_stale_temporary_files` cleans up).
+
+Durability is bought where it matters: plain overwrites (chunks, manifests, snapshots,
+transaction logs — immutable objects) are not flushed one by one; a conditional write (a branch
+or tag update, the commit point) first flushes the whole filesystem once (``syncfs``) if
+anything was written since the last flush, then writes and ``fsync``s the ref and its
+directory. After a power loss a ref therefore never points at objects that did not reach the
+disk, for the price of two or three flushes per commit instead of one per object.
 - ``<root>/.icechunk-locks/<key>``: a lock file, taken with ``fcntl.flock``, that makes the
   compare-and-swap of ``<key>`` atomic across threads and processes on one machine.
 
@@ -24,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import ctypes
 import errno
 import os
 import secrets
@@ -73,7 +81,7 @@ else:
 _TMP_PREFIX = RESERVED_SEGMENT_PREFIX + "tmp-"
 _LOCK_DIR = RESERVED_SEGMENT_PREFIX + "locks"
 #: Reads of at most this many bytes run on the event loop thread: a thread hop costs more.
-_INLINE_READ_LIMIT = 256 * 1024
+_INLINE_IO_LIMIT = 256 * 1024
 #: How many listed objects one worker-thread round trip produces.
 _LIST_BATCH = 1000
 _MISSING_ERRNOS = (errno.ENOENT, errno.ENOTDIR, errno.EISDIR)
@@ -95,6 +103,7 @@ class LocalFilesystemBackend(StorageBackend):
     def __init__(self, root: str | os.PathLike[str], *, fsync: bool = True) -> None:
         self._root = os.path.abspath(os.path.expanduser(os.fspath(root)))
         self._fsync = fsync
+        self._unflushed = False
 
     @property
     def root(self) -> Path:
@@ -141,7 +150,7 @@ class LocalFilesystemBackend(StorageBackend):
     async def _read(self, key: str, byte_range: ByteRange | None) -> tuple[bytes, os.stat_result]:
         fd, info = self._open_for_read(key)
         start, stop = (0, info.st_size) if byte_range is None else byte_range.resolve(info.st_size)
-        if stop - start <= _INLINE_READ_LIMIT:
+        if stop - start <= _INLINE_IO_LIMIT:
             return _read_and_close(fd, start, stop, key), info
         # The worker thread owns (and closes) the descriptor, even if this task is cancelled.
         return await asyncio.to_thread(_read_and_close, fd, start, stop, key), info
@@ -182,12 +191,20 @@ class LocalFilesystemBackend(StorageBackend):
             return await self._in_thread(self._put_if_match, key, path, data, if_match)
         if mode is PutMode.CREATE:
             return await self._in_thread(self._put_create, key, path, data)
+        if len(data) <= _INLINE_IO_LIMIT:
+            return self._put_overwrite(key, path, data)
         return await self._in_thread(self._put_overwrite, key, path, data)
 
     async def _in_thread(self, function: Callable[..., _T], *args: object) -> _T:
         return await asyncio.to_thread(function, *args)
 
-    def _write_temporary(self, key: str, path: str, data: Data) -> str:
+    def _flush_pending(self) -> None:
+        """Make every earlier unflushed write durable before a commit point."""
+        if self._fsync and self._unflushed:
+            self._unflushed = False
+            _sync_filesystem(self._root)
+
+    def _write_temporary(self, key: str, path: str, data: Data, *, durable: bool = True) -> str:
         """Write ``data`` to a new hidden file next to ``path``; return its name."""
         directory = os.path.dirname(path)
         temporary = os.path.join(directory, _TMP_PREFIX + secrets.token_hex(8))
@@ -205,7 +222,7 @@ class LocalFilesystemBackend(StorageBackend):
                 _write_all(fd, data)
                 now = time.time_ns()
                 os.utime(fd, ns=(now, now))
-                if self._fsync:
+                if self._fsync and durable:
                     os.fsync(fd)
             finally:
                 os.close(fd)
@@ -217,7 +234,8 @@ class LocalFilesystemBackend(StorageBackend):
         return temporary
 
     def _put_overwrite(self, key: str, path: str, data: Data) -> str:
-        temporary = self._write_temporary(key, path, data)
+        temporary = self._write_temporary(key, path, data, durable=False)
+        self._unflushed = True
         try:
             with self._lock(key, create=False) as locked:
                 if locked:
@@ -232,6 +250,7 @@ class LocalFilesystemBackend(StorageBackend):
         return version
 
     def _put_create(self, key: str, path: str, data: Data) -> str:
+        self._flush_pending()
         temporary = self._write_temporary(key, path, data)
         try:
             version = _version(os.stat(temporary))
@@ -258,6 +277,7 @@ class LocalFilesystemBackend(StorageBackend):
             os.replace(temporary, path)
 
     def _put_if_match(self, key: str, path: str, data: Data, if_match: str) -> str:
+        self._flush_pending()
         temporary = self._write_temporary(key, path, data)
         try:
             with self._lock(key, create=True):
@@ -411,6 +431,33 @@ class LocalFilesystemBackend(StorageBackend):
 
 
 # --- module helpers --------------------------------------------------------------------------
+
+
+def _sync_filesystem(root: str) -> None:
+    """Flush all dirty data of the filesystem holding ``root`` (``syncfs``, else ``sync``)."""
+    try:
+        fd = os.open(root, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        os.sync()
+        return
+    try:
+        if _LIBC is None or _LIBC.syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
+
+
+def _load_libc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc if hasattr(libc, "syncfs") else None
+    except OSError:
+        return None
+
+
+_LIBC = _load_libc()
 
 
 def _version(info: os.stat_result) -> str:
