@@ -496,10 +496,6 @@ class VersionControlMachine(RuleBasedStateMachine):
                 live, hard, double = conflicts()
             else:
                 solver = "ours"
-        if solver == "theirs" and hard and double:
-            # a failing rebase would drop our doubly-updated chunks anyway, a known bug (see
-            # test_failed_rebase_leaves_the_session_intact): UseOurs drops nothing
-            solver = "ours"
         rebase_with = {
             "detector": icechunk.ConflictDetector(),
             "fail": icechunk.BasicConflictSolver(on_chunk_conflict=icechunk.VersionSelection.Fail),
@@ -640,13 +636,8 @@ def test_commit_to_deleted_branch_is_a_conflict() -> None:
         session.commit("to nowhere")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a rebase that fails still applies the solver's fixes to the session: "
-    "BasicConflictSolver(UseTheirs) drops our doubly-updated chunks before another conflict "
-    "makes it fail, so the session loses writes; upstream leaves the session untouched",
-)
 def test_failed_rebase_leaves_the_session_intact() -> None:
+    """A rebase that fails changes nothing in the session, even what the solver settled."""
     repo = _one_array_repo()
     session = repo.writable_session("main")
     zarr.open_group(session.store).create_array(
