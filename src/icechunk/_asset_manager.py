@@ -14,7 +14,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from ._exceptions import IcechunkError, ObjectNotFoundError, SnapshotNotFoundError, StorageError
+from ._exceptions import (
+    FormatError,
+    IcechunkError,
+    ObjectNotFoundError,
+    SnapshotNotFoundError,
+    StorageError,
+)
 from ._format.header import FileType, decode_file, encode_file
 from ._format.ids import decode_id, encode_id
 from ._format.manifest import Manifest, decode_manifest, encode_manifest
@@ -39,6 +45,15 @@ SNAPSHOTS = "snapshots/"
 MANIFESTS = "manifests/"
 TRANSACTIONS = "transactions/"
 CHUNKS = "chunks/"
+
+
+def _decode(raw: bytes, file_type: FileType, decode: Callable[[bytes], V], what: str) -> V:
+    """Check the header, decompress and parse; every FormatError names the object (``what``)."""
+    payload = decode_file(raw, file_type, what=what)
+    try:
+        return decode(payload)
+    except FormatError as e:
+        raise type(e)(f"{what}: {e}") from e
 
 
 class _LruCache(Generic[K, V]):
@@ -117,7 +132,7 @@ class AssetManager:
         async def load() -> Snapshot:
             name = encode_id(snapshot_id)
             raw = await self._get_snapshot_bytes(snapshot_id)
-            return decode_snapshot(decode_file(raw, FileType.SNAPSHOT, what=f"snapshot {name}"))
+            return _decode(raw, FileType.SNAPSHOT, decode_snapshot, f"snapshot {name}")
 
         return await self._snapshots.get_or_fetch(snapshot_id, load)
 
@@ -130,9 +145,7 @@ class AssetManager:
         async def load() -> SnapshotHeader:
             name = encode_id(snapshot_id)
             raw = await self._get_snapshot_bytes(snapshot_id)
-            return decode_snapshot_header(
-                decode_file(raw, FileType.SNAPSHOT, what=f"snapshot {name}")
-            )
+            return _decode(raw, FileType.SNAPSHOT, decode_snapshot_header, f"snapshot {name}")
 
         return await self._headers.get_or_fetch(snapshot_id, load)
 
@@ -190,7 +203,7 @@ class AssetManager:
                     f"manifest {name} is missing from the repository; it may have been garbage "
                     "collected or the repository is damaged"
                 ) from None
-            return decode_manifest(decode_file(raw, FileType.MANIFEST, what=f"manifest {name}"))
+            return _decode(raw, FileType.MANIFEST, decode_manifest, f"manifest {name}")
 
         return await self._manifests.get_or_fetch(manifest_id, load)
 
@@ -216,8 +229,8 @@ class AssetManager:
                 raise StorageError(
                     f"transaction log of snapshot {name} is missing from the repository"
                 ) from None
-            return decode_transaction_log(
-                decode_file(raw, FileType.TRANSACTION_LOG, what=f"transaction log {name}")
+            return _decode(
+                raw, FileType.TRANSACTION_LOG, decode_transaction_log, f"transaction log {name}"
             )
 
         return await self._tx_logs.get_or_fetch(snapshot_id, load)
