@@ -597,12 +597,6 @@ def _one_array_repo() -> icechunk.Repository:
     return repo
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a rebase with UseTheirs that drops every change of ours leaves an empty change "
-    "set and commit raises NoChangesToCommitError; upstream keeps the array's (empty) chunk "
-    "entry, has_uncommitted_changes stays True and the commit lands",
-)
 def test_use_theirs_dropping_every_change() -> None:
     repo = _one_array_repo()
     ours = repo.writable_session("main")
@@ -621,11 +615,6 @@ def test_use_theirs_dropping_every_change() -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: committing a session whose branch was deleted raises BranchNotFoundError; "
-    "upstream raises ConflictError (expected parent X, actual parent None)",
-)
 def test_commit_to_deleted_branch_is_a_conflict() -> None:
     repo = _one_array_repo()
     repo.create_branch("dev", repo.lookup_branch("main"))
@@ -658,11 +647,6 @@ def test_failed_rebase_leaves_the_session_intact() -> None:
     assert ours.status().updated_chunks == {"/a": [[0]], "/b": [[0]]}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: RebaseFailedError.conflicts lists only the conflicts the solver left "
-    "unsolved; upstream lists every conflict found in the failing commit",
-)
 def test_rebase_failure_lists_every_conflict() -> None:
     repo = _one_array_repo()
     ours = repo.writable_session("main")

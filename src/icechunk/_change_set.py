@@ -46,7 +46,7 @@ class ChangeSet:
             or self.updated_arrays
             or self.deleted_groups
             or self.deleted_arrays
-            or any(self.chunks.values())
+            or self.chunks
         )
 
     def new_node_ids(self) -> set[bytes]:

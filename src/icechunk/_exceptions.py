@@ -157,7 +157,9 @@ class ConflictError(IcechunkError):
         The snapshot id the branch points to now.
     """
 
-    def __init__(self, expected_parent: str, actual_parent: str, message: str | None = None):
+    def __init__(
+        self, expected_parent: str, actual_parent: str | None, message: str | None = None
+    ):
         text = message or (
             f"branch tip moved: session was based on {expected_parent} but the branch now "
             f"points to {actual_parent}. Rebase the session (session.rebase(...) or "
@@ -173,8 +175,8 @@ class ConflictError(IcechunkError):
         return self._expected_parent
 
     @property
-    def actual_parent(self) -> str:
-        """The snapshot id the branch tip points to, written by another session."""
+    def actual_parent(self) -> str | None:
+        """The snapshot id the branch tip points to now (None if the branch was deleted)."""
         return self._actual_parent
 
     def __reduce__(self) -> tuple[Any, ...]:

@@ -15,6 +15,7 @@ from ._format.ids import decode_id, encode_id
 from ._ops.summary import ChunkStorageStats, GCSummary
 from ._snapshots import Diff, SnapshotInfo
 from ._sync import sync, sync_iter
+from ._virtual import VirtualChunkResolver
 from .session import Session, _to_diff
 from .storage import Storage
 from .store import IcechunkStore
@@ -57,7 +58,13 @@ class Repository:
         self._storage = storage
         self._config = config
         self._virtual_credentials = dict(authorize_virtual_chunk_access or {})
-        self._core = RepositoryCore(storage._backend(), _engine_settings(config))
+        self._core = RepositoryCore(
+            storage._backend(),
+            _engine_settings(config),
+            VirtualChunkResolver(
+                config.virtual_chunk_containers or {}, self._virtual_credentials
+            ),
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         return {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from zarr.abc.store import (
@@ -16,7 +17,8 @@ from zarr.core.buffer import Buffer, BufferPrototype
 from zarr.core.sync import SyncMixin
 
 from ._core.store import ChunkKey, StoreCore
-from ._exceptions import ReadOnlySessionError
+from ._config import VirtualChunkSpec
+from ._exceptions import InvalidKeyError, NodeNotFoundError, ReadOnlySessionError
 from ._format.manifest import InlineChunk, NativeChunk, VirtualChunk
 from ._sync import sync
 from .storage._backend import ByteRange
@@ -56,6 +58,14 @@ def _object_range(offset: int, length: int, byte_range: ByteRequest | None) -> B
         start = max(0, length - byte_range.suffix)
     start = min(start, end)
     return ByteRange(offset + start, offset + end)
+
+
+def _virtual_chunk(
+    location: str, offset: int, length: int, checksum: str | datetime | None
+) -> VirtualChunk:
+    if isinstance(checksum, datetime):
+        return VirtualChunk(location, offset, length, last_modified=int(checksum.timestamp()))
+    return VirtualChunk(location, offset, length, etag=checksum)
 
 
 class IcechunkStore(Store, SyncMixin):
@@ -165,7 +175,8 @@ class IcechunkStore(Store, SyncMixin):
             rng = _object_range(payload.offset, payload.length, byte_range)
             return await core.session.assets.fetch_chunk(payload.chunk_id, rng)
         assert isinstance(payload, VirtualChunk)
-        return _slice(await core.session.read_chunk(payload), byte_range)
+        rng = _object_range(0, payload.length, byte_range)
+        return await core.session.virtual.fetch(payload, rng.start, rng.end)
 
     async def get_partial_values(
         self,
@@ -226,6 +237,113 @@ class IcechunkStore(Store, SyncMixin):
     def sync_clear(self) -> None:
         """Blocking version of :meth:`clear`."""
         sync(self.clear(), method="IcechunkStore.sync_clear")
+
+    # --- virtual references ------------------------------------------------------------------
+
+    def set_virtual_ref(
+        self,
+        key: str,
+        location: str,
+        *,
+        offset: int,
+        length: int,
+        checksum: str | datetime | None = None,
+        validate_container: bool = True,
+    ) -> None:
+        """Point the chunk ``key`` (e.g. ``"array/c/0/0"``) at bytes of another file.
+
+        Parameters
+        ----------
+        location
+            URL of the file, e.g. ``"s3://bucket/path/file.nc"``.
+        offset, length
+            Where the chunk's bytes are in that file.
+        checksum
+            The file's etag (str) or last-modified time (datetime); reads fail if it changed.
+        validate_container
+            Fail unless a virtual chunk container of the repository covers ``location``.
+        """
+        sync(
+            self.set_virtual_ref_async(
+                key,
+                location,
+                offset=offset,
+                length=length,
+                checksum=checksum,
+                validate_container=validate_container,
+            ),
+            method="IcechunkStore.set_virtual_ref",
+        )
+
+    async def set_virtual_ref_async(
+        self,
+        key: str,
+        location: str,
+        *,
+        offset: int,
+        length: int,
+        checksum: str | datetime | None = None,
+        validate_container: bool = True,
+    ) -> None:
+        """Async version of :meth:`set_virtual_ref`."""
+        self._check_writable()
+        session = self._core.session
+        if validate_container:
+            session.virtual.validate(location)
+        resolved = await self._core.resolve_for_write(key)
+        if not isinstance(resolved, ChunkKey):
+            raise InvalidKeyError(f"{key!r} is not a chunk key; virtual refs name chunks")
+        session.set_chunk_ref(
+            resolved.node, resolved.coords, _virtual_chunk(location, offset, length, checksum)
+        )
+
+    def set_virtual_refs(
+        self,
+        array_path: str,
+        chunks: list[VirtualChunkSpec],
+        *,
+        validate_containers: bool = True,
+    ) -> list[tuple[int, ...]] | None:
+        """Store many virtual references of one array.
+
+        Returns
+        -------
+        list of tuple of int, or None
+            None when every reference was stored; otherwise the chunk indices of those whose
+            location no virtual chunk container covers (those are skipped).
+        """
+        return sync(
+            self.set_virtual_refs_async(
+                array_path, chunks, validate_containers=validate_containers
+            ),
+            method="IcechunkStore.set_virtual_refs",
+        )
+
+    async def set_virtual_refs_async(
+        self,
+        array_path: str,
+        chunks: list[VirtualChunkSpec],
+        *,
+        validate_containers: bool = True,
+    ) -> list[tuple[int, ...]] | None:
+        """Async version of :meth:`set_virtual_refs`."""
+        self._check_writable()
+        session = self._core.session
+        path = "/" + array_path.strip("/")
+        node = await session.get_node(path)
+        if node is None or node.array is None:
+            raise NodeNotFoundError(f"no array at {path!r}")
+        failed: list[tuple[int, ...]] = []
+        for spec in chunks:
+            index = tuple(int(i) for i in spec.index)
+            if validate_containers and session.virtual.container_for(spec.location) is None:
+                failed.append(index)
+                continue
+            checksum = spec.etag_checksum or spec.last_updated_at_checksum
+            session.set_chunk_ref(
+                node, index, _virtual_chunk(spec.location, spec.offset, spec.length, checksum)
+            )
+        return failed or None
 
     # --- zarr's optional blocking protocol ---------------------------------------------------
 

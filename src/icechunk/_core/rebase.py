@@ -50,6 +50,6 @@ async def _apply_commit(session: SessionCore, snapshot_id: bytes, solver: Confli
         ids = {path: nid for nid, path in base_paths.items()}
         resolution = solver._resolve(conflicts, ids)
         if resolution.unsolved:
-            raise RebaseFailedError(encode_id(snapshot_id), resolution.unsolved)
+            raise RebaseFailedError(encode_id(snapshot_id), conflicts)
         resolution.apply(session.change_set)
     session.move_base(snapshot_id)

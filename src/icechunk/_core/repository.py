@@ -9,6 +9,7 @@ from typing import Any
 
 from .. import _refs
 from .._asset_manager import AssetManager, AssetSettings
+from .._virtual import VirtualChunkResolver
 from .._exceptions import (
     BranchMovedError,
     IcechunkError,
@@ -39,10 +40,16 @@ class EngineSettings:
 class RepositoryCore:
     """Async operations on one repository through one storage backend."""
 
-    def __init__(self, backend: StorageBackend, settings: EngineSettings):
+    def __init__(
+        self,
+        backend: StorageBackend,
+        settings: EngineSettings,
+        virtual: VirtualChunkResolver | None = None,
+    ):
         self.backend = backend
         self.settings = settings
         self.assets = AssetManager(backend, settings.assets)
+        self.virtual = virtual or VirtualChunkResolver({}, {})
         self.default_commit_metadata: dict[str, Any] = {}
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -215,6 +222,7 @@ class RepositoryCore:
             inline_threshold=self.settings.inline_threshold,
             default_commit_metadata=self.default_commit_metadata,
             branch_version=branch_version,
+            virtual=self.virtual,
         )
 
     async def branch_tip(self, name: str) -> _refs.RefValue:

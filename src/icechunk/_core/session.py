@@ -18,8 +18,10 @@ import numpy as np
 
 from .. import _refs
 from .._asset_manager import AssetManager
+from .._virtual import VirtualChunkResolver
 from .._change_set import ArrayDefinition, ChangeSet, ChangeSetMergeError, merge_change_sets
 from .._exceptions import (
+    BranchNotFoundError,
     ConflictError,
     ForkSessionError,
     InvalidKeyError,
@@ -106,6 +108,7 @@ class SessionCore:
         change_set: ChangeSet | None = None,
         default_commit_metadata: Mapping[str, Any] | None = None,
         branch_version: str | None = None,
+        virtual: VirtualChunkResolver | None = None,
     ):
         self.assets = assets
         self.snapshot_id = snapshot_id
@@ -116,6 +119,7 @@ class SessionCore:
         self.inline_threshold = inline_threshold
         self.change_set = change_set if change_set is not None else ChangeSet()
         self.default_commit_metadata = dict(default_commit_metadata or {})
+        self.virtual = virtual or VirtualChunkResolver({}, {})
         self._nodes: dict[str, NodeSnapshot] | None = None
         self._encodings: dict[bytes, ChunkKeyEncoding] = {}
         self._lock = asyncio.Lock()
@@ -217,12 +221,7 @@ class SessionCore:
             return await self.assets.fetch_chunk(
                 payload.chunk_id, ByteRange(payload.offset, payload.offset + payload.length)
             )
-        from .._exceptions import VirtualChunkError
-
-        raise VirtualChunkError(
-            f"chunk at {payload.location} is virtual; reading virtual chunks needs a virtual "
-            "chunk container authorized when the repository was opened"
-        )
+        return await self.virtual.fetch(payload)
 
     # --- writing -----------------------------------------------------------------------------
 
@@ -399,8 +398,8 @@ class SessionCore:
     async def _chunk_changes(self) -> dict[bytes, frozenset[ChunkCoords]]:
         """Changed chunk coordinates per array, leaving out those a shrink made implicit.
 
-        An array whose shape shrank is listed even when no chunk inside its new shape changed,
-        as upstream Icechunk records it.
+        An array with a chunk entry is listed even when nothing inside its current shape
+        changed (a shrink, or a rebase that kept their chunks), as upstream Icechunk records it.
         """
         nodes = {n.node_id: n for n in (await self.nodes()).values()}
         changes: dict[bytes, frozenset[ChunkCoords]] = {}
@@ -409,9 +408,9 @@ class SessionCore:
             if node is None or node.array is None:
                 continue
             grid = grid_shape(node.array.shape)
-            inside = frozenset(c for c in chunks if all(i < g for i, g in zip(c, grid)))
-            if inside or chunks:
-                changes[node_id] = inside
+            changes[node_id] = frozenset(
+                c for c in chunks if all(i < g for i, g in zip(c, grid))
+            )
         return changes
 
     # --- committing --------------------------------------------------------------------------
@@ -443,7 +442,15 @@ class SessionCore:
     async def _current_branch_version(self) -> str:
         """The branch ref's version, provided it still points at this session's base."""
         assert self.branch is not None
-        tip = await _refs.read_branch(self.assets.backend, self.branch)
+        try:
+            tip = await _refs.read_branch(self.assets.backend, self.branch)
+        except BranchNotFoundError:
+            raise ConflictError(
+                encode_id(self.snapshot_id),
+                None,
+                f"branch {self.branch!r} was deleted since this session started; create it "
+                "again or commit to another branch",
+            ) from None
         if tip.snapshot_id != self.snapshot_id:
             raise ConflictError(encode_id(self.snapshot_id), encode_id(tip.snapshot_id))
         return tip.version
@@ -460,9 +467,11 @@ class SessionCore:
             try:
                 await _refs.update_branch(backend, self.branch, new_snapshot, version)
             except PreconditionFailedError:
-                now = await _refs.read_branch(backend, self.branch)
+                await self._current_branch_version()  # raises if the branch moved
                 raise ConflictError(
-                    encode_id(self.snapshot_id), encode_id(now.snapshot_id)
+                    encode_id(self.snapshot_id),
+                    encode_id(self.snapshot_id),
+                    f"branch {self.branch!r} was rewritten concurrently; retry the commit",
                 ) from None
 
     async def flush(self, message: str, metadata: Mapping[str, Any] | None = None) -> bytes:
