@@ -124,3 +124,45 @@ def test_chunk_storage_stats(tmp_path: Path) -> None:
     assert repo.total_chunks_storage() == on_disk
     repo.reset_branch("main", INITIAL)
     assert repo.total_chunks_storage() == 0
+
+
+def test_rewrite_manifests_consolidates_history(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    for i in range(3):
+        session = repo.writable_session("main")
+        root = zarr.open_group(session.store, mode="a")
+        if "a" not in root:
+            root.create_array("a", shape=(6,), chunks=(2,), dtype="i8", fill_value=0)
+        root["a"][i * 2 : i * 2 + 2] = i + 1
+        session.commit(f"part {i}")
+    before = repo.lookup_snapshot(repo.lookup_branch("main"))
+    sid = repo.rewrite_manifests("compact", branch="main", metadata={"why": "test"})
+    after = repo.lookup_snapshot(sid)
+    assert after.message == "compact" and after.metadata["why"] == "test"
+    assert "splitting_config" in after.metadata
+    assert len(after.manifests) == 1 and after.manifests[0].num_chunk_refs == 3
+    assert {m.id for m in after.manifests}.isdisjoint({m.id for m in before.manifests})
+    arr = zarr.open_array(repo.readonly_session(branch="main").store, path="a")
+    np.testing.assert_array_equal(arr[:], [1, 1, 2, 2, 3, 3])
+
+
+def test_inspect_snapshot_describes_nodes_and_manifests(tmp_path: Path) -> None:
+    import json
+
+    repo = _repo(tmp_path)
+    sid = _commit(repo, "main", 1, "inspect me")
+    doc = json.loads(repo.inspect_snapshot(sid))
+    assert doc["id"] == sid and doc["parent_id"] == INITIAL
+    assert doc["commit_message"] == "inspect me"
+    assert [n["path"] for n in doc["nodes"]] == ["/", "/a"]
+    [manifest] = doc["manifests"]
+    assert doc["nodes"][1]["manifest_refs"] == [{"id": manifest["id"], "extents": [[0, 2]]}]
+    assert "\n" not in repo.inspect_snapshot(sid, pretty=False)
+
+
+def test_allow_pickling_points_to_fork(tmp_path: Path) -> None:
+    import pytest
+
+    session = _repo(tmp_path).writable_session("main")
+    with pytest.raises(RuntimeError, match="fork"):
+        session.allow_pickling()

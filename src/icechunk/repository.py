@@ -33,7 +33,9 @@ def _engine_settings(config: RepositoryConfig) -> EngineSettings:
     )
 
 
-def _merge_configs(persisted: RepositoryConfig | None, given: RepositoryConfig | None) -> RepositoryConfig:
+def _merge_configs(
+    persisted: RepositoryConfig | None, given: RepositoryConfig | None
+) -> RepositoryConfig:
     if persisted is None:
         return given if given is not None else RepositoryConfig.default()
     if given is None:
@@ -61,9 +63,7 @@ class Repository:
         self._core = RepositoryCore(
             storage._backend(),
             _engine_settings(config),
-            VirtualChunkResolver(
-                config.virtual_chunk_containers or {}, self._virtual_credentials
-            ),
+            VirtualChunkResolver(config.virtual_chunk_containers or {}, self._virtual_credentials),
         )
 
     def __getstate__(self) -> dict[str, Any]:
@@ -400,9 +400,7 @@ class Repository:
         self, branch: str, snapshot_id: str, *, from_snapshot_id: str | None = None
     ) -> None:
         """Async version of :meth:`reset_branch`."""
-        await self._core.reset_branch(
-            branch, decode_id(snapshot_id), _decode(from_snapshot_id)
-        )
+        await self._core.reset_branch(branch, decode_id(snapshot_id), _decode(from_snapshot_id))
 
     def delete_branch(self, branch: str) -> None:
         """Delete ``branch`` (never ``main``)."""
@@ -519,6 +517,43 @@ class Repository:
         yield session.store
         session.commit(message, metadata, rebase_with=rebase_with, rebase_tries=rebase_tries)
 
+    def inspect_snapshot(self, snapshot_id: str, *, pretty: bool = True) -> str:
+        """A JSON description of one snapshot: id, parent, time, message, manifests, nodes."""
+        return sync(
+            self.inspect_snapshot_async(snapshot_id, pretty=pretty),
+            method="Repository.inspect_snapshot",
+        )
+
+    async def inspect_snapshot_async(self, snapshot_id: str, *, pretty: bool = True) -> str:
+        """Async version of :meth:`inspect_snapshot`."""
+        import json
+
+        snapshot = await self._core.assets.fetch_snapshot(decode_id(snapshot_id))
+        return json.dumps(_describe_snapshot(snapshot), indent=2 if pretty else None)
+
+    def rewrite_manifests(
+        self, message: str, *, branch: str, metadata: dict[str, Any] | None = None
+    ) -> str:
+        """Commit to ``branch`` a snapshot whose arrays each get one freshly written manifest.
+
+        Returns
+        -------
+        str
+            The id of the new snapshot.
+        """
+        return sync(
+            self.rewrite_manifests_async(message, branch=branch, metadata=metadata),
+            method="Repository.rewrite_manifests",
+        )
+
+    async def rewrite_manifests_async(
+        self, message: str, *, branch: str, metadata: dict[str, Any] | None = None
+    ) -> str:
+        """Async version of :meth:`rewrite_manifests`."""
+        session = await self.writable_session_async(branch)
+        session._core.rewrite_manifests = True
+        splitting = {"splitting_config": None}
+        return encode_id(await session._core.commit(message, {**splitting, **(metadata or {})}))
 
     # --- maintenance -------------------------------------------------------------------------
 
@@ -663,6 +698,39 @@ class Repository:
     ) -> int:
         """Async version of :meth:`total_chunks_storage`."""
         return (await self.chunk_storage_stats_async()).native_bytes
+
+
+def _describe_snapshot(snapshot: Any) -> dict[str, Any]:
+    flushed = _dt.datetime.fromtimestamp(snapshot.flushed_at / 1e6, tz=_dt.UTC)
+    nodes = []
+    for node in snapshot.nodes:
+        entry: dict[str, Any] = {
+            "id": encode_id(node.node_id),
+            "path": node.path,
+            "node_type": "array" if node.is_array else "group",
+        }
+        if node.array is not None:
+            entry["manifest_refs"] = [
+                {"id": encode_id(m.manifest_id), "extents": [list(e) for e in m.extents]}
+                for m in node.array.manifests
+            ]
+        nodes.append(entry)
+    return {
+        "id": encode_id(snapshot.snapshot_id),
+        "parent_id": None if snapshot.parent_id is None else encode_id(snapshot.parent_id),
+        "flushed_at": flushed.isoformat().replace("+00:00", "Z"),
+        "commit_message": snapshot.message,
+        "metadata": dict(snapshot.metadata),
+        "manifests": [
+            {
+                "id": encode_id(m.manifest_id),
+                "size_bytes": m.size_bytes,
+                "num_chunk_refs": m.num_chunk_refs,
+            }
+            for m in snapshot.manifest_files
+        ],
+        "nodes": nodes,
+    }
 
 
 def _micros(when: _dt.datetime) -> int:

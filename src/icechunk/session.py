@@ -77,6 +77,13 @@ class Session:
         core = repository._core.session(state["snapshot_id"], state["branch"], state["read_only"])
         self.__init__(repository, core)  # type: ignore[misc]
 
+    def allow_pickling(self) -> NoReturn:
+        """Removed upstream as well: use :meth:`fork` to send writable sessions to workers."""
+        raise RuntimeError(
+            "The allow_pickling context manager has been removed. Use Session.fork() to get a "
+            "picklable ForkSession for workers, or icechunk.xarray.to_icechunk."
+        )
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Session) and other._core is self._core
 

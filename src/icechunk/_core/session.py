@@ -120,6 +120,8 @@ class SessionCore:
         self.change_set = change_set if change_set is not None else ChangeSet()
         self.default_commit_metadata = dict(default_commit_metadata or {})
         self.virtual = virtual or VirtualChunkResolver({}, {})
+        # rewrite every array's manifest on the next commit, even without changes
+        self.rewrite_manifests = False
         self._nodes: dict[str, NodeSnapshot] | None = None
         self._encodings: dict[bytes, ChunkKeyEncoding] = {}
         self._lock = asyncio.Lock()
@@ -426,7 +428,7 @@ class SessionCore:
         self._require_writable()
         if self.branch is None:
             raise SessionError("this session is not on a branch; use flush() instead")
-        if not self.has_uncommitted_changes:
+        if not self.has_uncommitted_changes and not self.rewrite_manifests:
             raise NoChangesToCommitError(
                 "cannot commit: no changes were made in this session"
             )
@@ -535,7 +537,11 @@ class SessionCore:
 
     def _array_changed(self, node: NodeSnapshot) -> bool:
         cs = self.change_set
-        return bool(cs.chunks.get(node.node_id)) or node.node_id in cs.updated_arrays
+        return (
+            self.rewrite_manifests
+            or bool(cs.chunks.get(node.node_id))
+            or node.node_id in cs.updated_arrays
+        )
 
 
 def _with_definition(node: NodeSnapshot, definition: ArrayDefinition) -> NodeSnapshot:
