@@ -4,15 +4,37 @@ Reading one needs a virtual chunk container whose url prefix matches the chunk's
 (longest prefix wins) and an authorization for that prefix given when the repository was
 opened; the source is fetched with the container's store settings and credentials, and a
 recorded checksum (etag or last-modified time) must still match.
+
+Locations are ``s3://bucket/key`` (also ``tigris://``), ``gs://`` / ``gcs://bucket/key``,
+``az://`` / ``azure://container/path`` (``abfs://container@account.../path``),
+``http(s)://host/path`` and ``file:///absolute/path``. Each is read with obstore: one store
+per container and bucket (or host) is built on first use and kept. Like upstream, a
+``file://`` container reads the absolute path of the location (the directory given to
+``local_filesystem_store`` is not a root).
+
+Checksums are enforced twice: the request carries ``If-Match`` / ``If-Unmodified-Since``
+(a store answers 412 when they fail), and the metadata that comes back with the bytes is
+compared as well, so a server that ignores the conditions still cannot hand back bytes of a
+modified object.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import obstore
+from obstore import exceptions as obstore_errors
+from obstore.store import LocalStore
 
 from ._exceptions import VirtualChunkError
 from ._format.manifest import VirtualChunk
+
+_DOCS = "see https://icechunk.io/en/stable/virtual/"
+_RANGE_NOT_SATISFIABLE = ("416", "Range Not Satisfiable", "InvalidRange")
 
 
 class VirtualChunkResolver:
@@ -29,23 +51,264 @@ class VirtualChunkResolver:
     def __init__(self, containers: Mapping[str, Any], credentials: Mapping[str, Any]):
         self._containers = dict(containers)
         self._credentials = dict(credentials)
+        self._stores: dict[tuple[str, str, str], Any] = {}
+        self._lock = threading.Lock()
 
-    def container_for(self, location: str) -> Any | None:
-        """The container with the longest url prefix matching ``location``, if any."""
-        best = None
+    # --- containers and authorization ----------------------------------------------------------
+
+    def _match(self, location: str) -> tuple[str, Any] | None:
+        best: tuple[str, Any] | None = None
         for prefix, container in self._containers.items():
             if location.startswith(prefix) and (best is None or len(prefix) > len(best[0])):
                 best = (prefix, container)
+        return best
+
+    def container_for(self, location: str) -> Any | None:
+        """The container with the longest url prefix matching ``location``, if any."""
+        best = self._match(location)
         return None if best is None else best[1]
 
     def validate(self, location: str) -> None:
         """Raise VirtualChunkError unless some container covers ``location``."""
         if self.container_for(location) is None:
             raise VirtualChunkError(
-                f"no virtual chunk container covers {location!r}: add one with "
-                "config.set_virtual_chunk_container(VirtualChunkContainer(url_prefix, store))"
+                f"invalid chunk location, no matching virtual chunk container: {location!r}; "
+                "declare one in the repository config with config.set_virtual_chunk_container("
+                "VirtualChunkContainer(url_prefix, store)), or pass validate_container=False "
+                "to store the reference anyway"
             )
+
+    def _authorized(self, location: str) -> tuple[str, Any, Any]:
+        """The prefix, container and credentials that serve ``location``, or an error."""
+        match = self._match(location)
+        if match is None:
+            raise VirtualChunkError(
+                f"no virtual chunk container can handle the chunk location ({location}): "
+                "edit the repository configuration adding a virtual chunk container for it "
+                "(config.set_virtual_chunk_container(VirtualChunkContainer(url_prefix, store)), "
+                f"then repo.save_config()) and authorize its url prefix when opening; {_DOCS}"
+            )
+        prefix, container = match
+        for key in (prefix, prefix.rstrip("/")):
+            if key in self._credentials:
+                return prefix, container, self._credentials[key]
+        raise VirtualChunkError(
+            f"a virtual chunk in this repository ({location}) resolves to the url prefix "
+            f"{prefix}, which is not authorized: open or create the repository with "
+            f"authorize_virtual_chunk_access={{{prefix!r}: None}} (None uses the store's "
+            "default credentials; cloud containers can take credentials instead, e.g. "
+            f"icechunk.s3_credentials(...)); {_DOCS}"
+        )
+
+    # --- fetching ------------------------------------------------------------------------------
 
     async def fetch(self, chunk: VirtualChunk, start: int = 0, end: int | None = None) -> bytes:
         """The bytes ``[start, end)`` of the chunk (relative to the chunk)."""
-        raise VirtualChunkError(f"reading virtual chunks is not available yet ({chunk.location})")
+        location = chunk.location
+        prefix, container, credentials = self._authorized(location)
+        start = max(start, 0)
+        stop = chunk.length if end is None else min(end, chunk.length)
+        if stop <= start:
+            return b""
+        store, path = self._store_for(prefix, container, credentials, location)
+        options: Any = {"range": (chunk.offset + start, chunk.offset + stop)}
+        if chunk.etag is not None:
+            options["if_match"] = chunk.etag
+        if chunk.last_modified is not None:
+            options["if_unmodified_since"] = datetime.fromtimestamp(chunk.last_modified, UTC)
+        try:
+            result = await obstore.get_async(store, path, options=options)
+            meta = result.meta
+            data = bytes(await result.bytes_async())
+        except FileNotFoundError:
+            raise VirtualChunkError(
+                f"error fetching virtual reference: the object {location} does not exist"
+            ) from None
+        except obstore_errors.PreconditionError:
+            raise _modified(location) from None
+        except (obstore_errors.PermissionDeniedError, obstore_errors.UnauthenticatedError) as e:
+            raise VirtualChunkError(
+                f"error fetching virtual reference {location}: access denied ({e}); check the "
+                f"credentials authorized for {prefix!r} in authorize_virtual_chunk_access"
+            ) from e
+        except Exception as error:
+            if any(marker in str(error) for marker in _RANGE_NOT_SATISFIABLE):
+                raise _short(location, stop - start, None) from error
+            raise VirtualChunkError(
+                f"error fetching virtual reference {location}: {error}"
+            ) from error
+        _check_meta(chunk, meta)
+        if len(data) != stop - start:
+            raise _short(location, stop - start, len(data))
+        return data
+
+    def _store_for(
+        self, prefix: str, container: Any, credentials: Any, location: str
+    ) -> tuple[Any, str]:
+        """The (cached) obstore store for ``location`` and the object path inside it."""
+        parts = urlsplit(location)
+        scheme = parts.scheme.lower()
+        if parts.query or parts.fragment:
+            raise VirtualChunkError(
+                f"virtual chunk location {location} has a query or fragment; only plain "
+                "object URLs are supported"
+            )
+        path = unquote(parts.path)
+        if scheme == "file":
+            if parts.netloc not in ("", "localhost"):
+                raise VirtualChunkError(
+                    f"virtual chunk location {location}: file:// URLs must name a local "
+                    "absolute path (file:///path)"
+                )
+            key = (prefix, scheme, "")
+            path = path.lstrip("/")
+        else:
+            if not parts.netloc:
+                raise VirtualChunkError(f"virtual chunk location {location} has no bucket/host")
+            key = (prefix, scheme, parts.netloc)
+            path = path.lstrip("/")
+        if not path:
+            raise VirtualChunkError(f"virtual chunk location {location} names no object")
+        with self._lock:
+            store = self._stores.get(key)
+            if store is None:
+                store = _build_store(container, credentials, scheme, parts.netloc, location)
+                self._stores[key] = store
+        return store, path
+
+
+def _modified(location: str) -> VirtualChunkError:
+    return VirtualChunkError(
+        f"the checksum of the object owning the virtual chunk has changed ({location}): the "
+        "source was modified since the reference was written"
+    )
+
+
+def _short(location: str, wanted: int, got: int | None) -> VirtualChunkError:
+    available = "" if got is None else f", available ({got})"
+    return VirtualChunkError(
+        f"error retrieving virtual chunk {location}, not enough data. Expected: ({wanted})"
+        f"{available}"
+    )
+
+
+def _bare_etag(etag: str) -> str:
+    etag = etag.strip()
+    etag = etag.removeprefix("W/")
+    return etag.strip('"')
+
+
+def _check_meta(chunk: VirtualChunk, meta: Mapping[str, Any]) -> None:
+    """Second line of defence: the served object's metadata must satisfy the checksum."""
+    if chunk.etag is not None:
+        served = meta.get("e_tag")
+        if served is not None and _bare_etag(served) != _bare_etag(chunk.etag):
+            raise _modified(chunk.location)
+    if chunk.last_modified is not None:
+        modified = meta.get("last_modified")
+        if isinstance(modified, datetime):
+            if modified.tzinfo is None:
+                modified = modified.replace(tzinfo=UTC)
+            if modified > datetime.fromtimestamp(chunk.last_modified, UTC):
+                raise _modified(chunk.location)
+
+
+# --- building stores ---------------------------------------------------------------------------
+
+
+def _obstore_of(backend: Any) -> Any:
+    """The obstore store inside an ``ObjectStoreBackend``."""
+    return backend.store
+
+
+def _unwrap(credentials: Any) -> Any:
+    from .credentials import Credentials
+
+    if isinstance(credentials, Credentials):
+        return credentials._0  # type: ignore[attr-defined]
+    return credentials
+
+
+def _require(credentials: Any, kind: type, name: str, location: str) -> Any:
+    if credentials is not None and not isinstance(credentials, kind):
+        raise VirtualChunkError(
+            f"the credentials authorized for {location} are {type(credentials).__name__}, "
+            f"but its container is a {name} store: authorize it with {name} credentials"
+        )
+    return credentials
+
+
+def _build_store(container: Any, credentials: Any, scheme: str, netloc: str, location: str) -> Any:
+    from . import _config as config
+    from .credentials import AzureCredentials, GcsCredentials, S3Credentials
+    from .storage._cloud import TIGRIS_ENDPOINT, AzureSpec, GcsSpec, HttpSpec, S3Spec
+
+    store = container.store
+    credentials = _unwrap(credentials)
+    try:
+        if isinstance(store, config._StoreLocal):
+            return LocalStore()
+        if isinstance(store, config._StoreHttp):
+            return _obstore_of(HttpSpec(f"{scheme}://{netloc}", config=store._0).make_backend())
+        if isinstance(store, config._StoreS3Base):
+            options = store._0
+            tigris = isinstance(store, config._StoreTigris)
+            endpoint = options.endpoint_url or (TIGRIS_ENDPOINT if tigris else None)
+            extra: dict[str, Any] = {}
+            if options.network_stream_timeout_seconds is not None:
+                extra["network_stream_timeout_seconds"] = options.network_stream_timeout_seconds
+            spec = S3Spec(
+                bucket=netloc,
+                prefix=None,
+                region=options.region,
+                endpoint_url=endpoint,
+                allow_http=options.allow_http,
+                anonymous=options.anonymous,
+                force_path_style=options.force_path_style,
+                requester_pays=options.requester_pays,
+                credentials=_require(credentials, S3Credentials, "S3", location),
+                flavor="tigris" if tigris else "s3",
+                read_only=True,
+                **extra,
+            )
+            return _obstore_of(spec.make_backend())
+        if isinstance(store, config._StoreGcs):
+            gcs = GcsSpec(
+                bucket=netloc,
+                prefix=None,
+                credentials=_require(credentials, GcsCredentials, "GCS", location),
+                config=store._0,
+            )
+            return _obstore_of(gcs.make_backend())
+        if isinstance(store, config._StoreAzure):
+            opts = store._0
+            container_name, _, host = netloc.partition("@")
+            account = (
+                opts.pop("account", None)
+                or opts.pop("account_name", None)
+                or opts.pop("azure_storage_account_name", None)
+                or (host.split(".")[0] if host else None)
+            )
+            if not account:
+                raise VirtualChunkError(
+                    f"cannot read {location}: the Azure container config names no storage "
+                    "account (icechunk.azure_store(account=...))"
+                )
+            azure = AzureSpec(
+                account=account,
+                container=container_name,
+                prefix=None,
+                credentials=_require(credentials, AzureCredentials, "Azure", location),
+                config=opts,
+            )
+            return _obstore_of(azure.make_backend())
+    except VirtualChunkError:
+        raise
+    except Exception as error:
+        raise VirtualChunkError(
+            f"cannot build the object store for virtual chunk {location}: {error}"
+        ) from error
+    raise VirtualChunkError(
+        f"cannot read virtual chunk {location}: its container's store "
+        f"({type(store).__name__}) cannot serve virtual chunks"
+    )
