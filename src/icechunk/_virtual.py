@@ -112,7 +112,10 @@ class VirtualChunkResolver:
             return b""
         store, path = self._store_for(prefix, container, credentials, location)
         options: Any = {"range": (chunk.offset + start, chunk.offset + stop)}
-        if chunk.etag is not None:
+        # local etags are compared below, ignoring quotes: object_store versions differ in
+        # quoting them (upstream's are bare, obstore's quoted) and If-Match compares exactly
+        sent_etag = chunk.etag is not None and not isinstance(store, LocalStore)
+        if sent_etag:
             options["if_match"] = chunk.etag
         if chunk.last_modified is not None:
             options["if_unmodified_since"] = datetime.fromtimestamp(chunk.last_modified, UTC)
@@ -137,7 +140,7 @@ class VirtualChunkResolver:
             raise VirtualChunkError(
                 f"error fetching virtual reference {location}: {error}"
             ) from error
-        _check_meta(chunk, meta)
+        _check_meta(chunk, meta, etag_required=not sent_etag)
         if len(data) != stop - start:
             raise _short(location, stop - start, len(data))
         return data
@@ -198,10 +201,15 @@ def _bare_etag(etag: str) -> str:
     return etag.strip('"')
 
 
-def _check_meta(chunk: VirtualChunk, meta: Mapping[str, Any]) -> None:
-    """Second line of defence: the served object's metadata must satisfy the checksum."""
+def _check_meta(chunk: VirtualChunk, meta: Mapping[str, Any], *, etag_required: bool) -> None:
+    """The served object's metadata must satisfy the checksum (for stores that got the
+    conditions in the request, a second line of defence)."""
     if chunk.etag is not None:
         served = meta.get("e_tag")
+        if served is None and etag_required:
+            raise VirtualChunkError(
+                f"cannot check the etag of virtual chunk {chunk.location}: its store reports none"
+            )
         if served is not None and _bare_etag(served) != _bare_etag(chunk.etag):
             raise _modified(chunk.location)
     if chunk.last_modified is not None:
