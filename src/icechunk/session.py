@@ -320,7 +320,7 @@ class Session:
         return ChunkType.VIRTUAL
 
     def all_virtual_chunk_locations(self) -> list[str]:
-        """The locations of every virtual chunk in the session's arrays."""
+        """The location of every virtual chunk reference in the session (one per reference)."""
         return sync(
             self.all_virtual_chunk_locations_async(),
             method="Session.all_virtual_chunk_locations",
@@ -328,12 +328,12 @@ class Session:
 
     async def all_virtual_chunk_locations_async(self) -> list[str]:
         """Async version of :meth:`all_virtual_chunk_locations`."""
-        locations: set[str] = set()
+        locations: list[str] = []
         for node in (await self._core.nodes()).values():
             if node.array is not None:
                 table = await self._core.chunk_table(node)
-                locations.update(loc for loc in table.location.tolist() if loc is not None)
-        return sorted(locations)
+                locations.extend(loc for loc in table.location.tolist() if loc is not None)
+        return locations
 
     async def _array_node(self, array_path: str) -> Any:
         from ._exceptions import NodeNotFoundError

@@ -140,12 +140,6 @@ def test_virtual_refs_cross_read(ours: Impl, upstream: Impl, tmp_path: Path) -> 
     _cross_read(ours, upstream, tmp_path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="Session.all_virtual_chunk_locations: upstream lists one entry per reference "
-    "(duplicates included), ours lists each location once",
-)
 def test_all_virtual_chunk_locations_count(ours: Impl, upstream: Impl, tmp_path: Path) -> None:
     if ours.name != "ours":
         pytest.skip("harness self-check: upstream runs on both sides")
