@@ -203,3 +203,17 @@ def test_repository_pickles(repo: icechunk.Repository, storage: icechunk.Storage
     sid = _commit_array(repo, "main", 3.0, "x")
     clone = pickle.loads(pickle.dumps(repo))
     assert clone.lookup_branch("main") == sid
+
+
+def test_create_validates_virtual_chunk_containers(storage: icechunk.Storage) -> None:
+    from icechunk._exceptions import ConfigError
+
+    config = icechunk.RepositoryConfig.default()
+    config._virtual_chunk_containers = {  # bypasses set_virtual_chunk_container's own check
+        "s3://no-trailing-slash": icechunk.VirtualChunkContainer(
+            "s3://no-trailing-slash", icechunk.s3_store(region="us-east-1")
+        )
+    }
+    with pytest.raises(ConfigError):
+        icechunk.Repository.create(storage, config=config)
+    assert not icechunk.Repository.exists(storage)

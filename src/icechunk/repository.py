@@ -130,6 +130,8 @@ class Repository:
                 f"spec_version={spec_version} is not supported: this implementation writes "
                 "spec version 1"
             )
+        for container in ((config and config.virtual_chunk_containers) or {}).values():
+            container._validate()
         repo = cls(storage, config or RepositoryConfig.default(), authorize_virtual_chunk_access)
         await repo._core.initialize(None if config is None else config_to_yaml(config))
         return repo
