@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -62,7 +62,7 @@ class DiffData:
     deleted_arrays: frozenset[str] = frozenset()
     updated_groups: frozenset[str] = frozenset()
     updated_arrays: frozenset[str] = frozenset()
-    updated_chunks: Mapping[str, frozenset[ChunkCoords]] = frozenset()  # type: ignore[assignment]
+    updated_chunks: Mapping[str, frozenset[ChunkCoords]] = field(default_factory=dict)
 
 
 def _parent_paths(path: str) -> list[str]:
