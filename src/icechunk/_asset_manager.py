@@ -56,18 +56,28 @@ def _decode(raw: bytes, file_type: FileType, decode: Callable[[bytes], V], what:
         raise type(e)(f"{what}: {e}") from e
 
 
-class _LruCache(Generic[K, V]):
-    """A count-bounded LRU cache whose misses are fetched once even when awaited concurrently."""
+def _one(_: object) -> int:
+    return 1
 
-    def __init__(self, capacity: int):
+
+class _LruCache(Generic[K, V]):
+    """An LRU cache bounded by total weight; concurrent misses of one key share one fetch.
+
+    The most recently used item is always kept, even when it alone outweighs the capacity,
+    so that a large manifest is not fetched again for every chunk read from it.
+    """
+
+    def __init__(self, capacity: int, weigh: Callable[[V], int] = _one):
         self._capacity = max(0, capacity)
-        self._items: OrderedDict[K, V] = OrderedDict()
+        self._weigh = weigh
+        self._weight = 0
+        self._items: OrderedDict[K, tuple[V, int]] = OrderedDict()
         self._in_flight: dict[K, asyncio.Future[V]] = {}
 
     async def get_or_fetch(self, key: K, fetch: Callable[[], Awaitable[V]]) -> V:
         if key in self._items:
             self._items.move_to_end(key)
-            return self._items[key]
+            return self._items[key][0]
         pending = self._in_flight.get(key)
         if pending is not None and pending.get_loop() is asyncio.get_running_loop():
             return await asyncio.shield(pending)
@@ -87,18 +97,24 @@ class _LruCache(Generic[K, V]):
 
     def peek(self, key: K) -> V | None:
         """The cached value, if any, without fetching."""
-        return self._items.get(key)
+        entry = self._items.get(key)
+        return None if entry is None else entry[0]
 
     def discard(self, key: K) -> None:
-        self._items.pop(key, None)
+        entry = self._items.pop(key, None)
+        if entry is not None:
+            self._weight -= entry[1]
 
     def put(self, key: K, value: V) -> None:
         if self._capacity == 0:
             return
-        self._items[key] = value
-        self._items.move_to_end(key)
-        while len(self._items) > self._capacity:
-            self._items.popitem(last=False)
+        self.discard(key)
+        weight = max(1, self._weigh(value))
+        self._items[key] = (value, weight)
+        self._weight += weight
+        while self._weight > self._capacity and len(self._items) > 1:
+            _, (_, evicted) = self._items.popitem(last=False)
+            self._weight -= evicted
 
 
 @dataclass(frozen=True)
@@ -106,8 +122,8 @@ class AssetSettings:
     """What the asset manager needs from the repository configuration."""
 
     compression_level: int = 3
-    snapshot_cache_size: int = 64
-    manifest_cache_size: int = 256
+    snapshot_cache_nodes: int = 500_000  # CachingConfig.num_snapshot_nodes
+    manifest_cache_refs: int = 15_000_000  # CachingConfig.num_chunk_refs
     transaction_cache_size: int = 64
 
 
@@ -117,9 +133,13 @@ class AssetManager:
     def __init__(self, backend: StorageBackend, settings: AssetSettings | None = None):
         self.backend = backend
         self.settings = settings or AssetSettings()
-        self._snapshots: _LruCache[bytes, Snapshot] = _LruCache(self.settings.snapshot_cache_size)
+        self._snapshots: _LruCache[bytes, Snapshot] = _LruCache(
+            self.settings.snapshot_cache_nodes, lambda s: len(s.nodes)
+        )
         self._headers: _LruCache[bytes, SnapshotHeader] = _LruCache(10_000)
-        self._manifests: _LruCache[bytes, Manifest] = _LruCache(self.settings.manifest_cache_size)
+        self._manifests: _LruCache[bytes, Manifest] = _LruCache(
+            self.settings.manifest_cache_refs, lambda m: m.num_chunk_refs
+        )
         self._tx_logs: _LruCache[bytes, TransactionLog] = _LruCache(
             self.settings.transaction_cache_size
         )

@@ -26,10 +26,18 @@ __all__ = ["Repository"]
 def _engine_settings(config: RepositoryConfig) -> EngineSettings:
     threshold = config.inline_chunk_threshold_bytes
     compression = config.compression
-    level = getattr(compression, "level", None) if compression is not None else None
+    level = compression.level if compression is not None else None
+    caching = config.caching
+    nodes = caching.num_snapshot_nodes if caching is not None else None
+    refs = caching.num_chunk_refs if caching is not None else None
+    defaults = AssetSettings()
     return EngineSettings(
         inline_threshold=DEFAULT_INLINE_THRESHOLD if threshold is None else int(threshold),
-        assets=AssetSettings(compression_level=3 if level is None else int(level)),
+        assets=AssetSettings(
+            compression_level=defaults.compression_level if level is None else int(level),
+            snapshot_cache_nodes=defaults.snapshot_cache_nodes if nodes is None else int(nodes),
+            manifest_cache_refs=defaults.manifest_cache_refs if refs is None else int(refs),
+        ),
     )
 
 
