@@ -18,7 +18,6 @@ import numpy as np
 
 from .. import _refs
 from .._asset_manager import AssetManager
-from .._virtual import VirtualChunkResolver
 from .._change_set import ArrayDefinition, ChangeSet, ChangeSetMergeError, merge_change_sets
 from .._exceptions import (
     BranchNotFoundError,
@@ -47,6 +46,8 @@ from .._format.snapshot import (
     NodeSnapshot,
     Snapshot,
 )
+from .._virtual import VirtualChunkResolver
+from ..storage._backend import ByteRange
 from ._nodes import ChunkKeyEncoding, chunk_key_encoding, grid_shape
 
 DEFAULT_INLINE_THRESHOLD = 512
@@ -213,13 +214,11 @@ class SessionCore:
                 merged = merged.filtered(inside)
         return merged
 
-    async def read_chunk(self, payload: ChunkPayload, byte_range: Any = None) -> bytes:
-        """The bytes a reference points to (``byte_range`` is applied by the caller for inline)."""
+    async def read_chunk(self, payload: ChunkPayload) -> bytes:
+        """The whole chunk a reference points to."""
         if isinstance(payload, InlineChunk):
             return payload.data
         if isinstance(payload, NativeChunk):
-            from ..storage._backend import ByteRange
-
             return await self.assets.fetch_chunk(
                 payload.chunk_id, ByteRange(payload.offset, payload.offset + payload.length)
             )
