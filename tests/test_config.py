@@ -951,6 +951,8 @@ EXTENDED_SIGNATURES = {"VirtualChunkContainer": _upstream_container_signature}
 
 
 def test_virtual_chunk_container_accepts_the_references_keyword() -> None:
+    import icechunk
+
     store = icechunk.s3_store(region="us-east-1")
     by_reference = icechunk.VirtualChunkContainer(url_prefix="s3://bucket/", store_config=store)
     by_upstream = icechunk.VirtualChunkContainer("s3://bucket/", store)
