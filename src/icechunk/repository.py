@@ -69,7 +69,7 @@ class Repository:
         self._config = config
         self._virtual_credentials = dict(authorize_virtual_chunk_access or {})
         self._core = RepositoryCore(
-            storage._backend(),
+            storage._backend(config.storage.retries if config.storage is not None else None),
             _engine_settings(config),
             VirtualChunkResolver(config.virtual_chunk_containers or {}, self._virtual_credentials),
         )

@@ -27,6 +27,7 @@ from icechunk.storage import (
     tigris_storage,
 )
 from icechunk.storage._cloud import RetrySettings, S3Spec, _RefreshingProvider, _s3_credential
+from icechunk.storage._gcs import GcsJsonBackend
 from icechunk.storage._object_store import ObjectStoreBackend, decode_version, encode_version
 
 
@@ -87,7 +88,12 @@ def test_gcs_variants_build() -> None:
         ),
     ):
         assert "gs://g/p" in repr(storage)
-        assert isinstance(storage._backend(), ObjectStoreBackend)
+        backend = storage._backend()
+        # no OAuth exchange needed: the JSON-API backend, with an obstore store for reads
+        assert isinstance(backend, GcsJsonBackend)
+        assert backend.store is not None
+    service_account = gcs_storage(bucket="g", prefix="p", from_env=True)
+    assert isinstance(service_account._backend(), ObjectStoreBackend)
 
 
 def test_refreshing_provider_uses_initial_then_fetches() -> None:

@@ -20,6 +20,7 @@ from ..credentials import (
     S3StaticCredentials,
 )
 from ._backend import StorageBackend
+from ._gcs import GCS_ENDPOINT, GcsJsonBackend, GcsRetryPolicy, StaticToken
 from ._object_store import ObjectStoreBackend, build_store
 
 TIGRIS_ENDPOINT = "https://fly.storage.tigris.dev"
@@ -48,6 +49,14 @@ class RetrySettings:
             "backoff": backoff,
             "retry_timeout": timedelta(minutes=3),
         }
+
+    def to_gcs(self) -> GcsRetryPolicy:
+        """The same settings for the GCS JSON-API backend (obstore's defaults otherwise)."""
+        return GcsRetryPolicy(
+            max_tries=self.max_tries or 10,
+            initial_backoff_s=(self.initial_backoff_ms or 100) / 1000,
+            max_backoff_s=(self.max_backoff_ms or 15_000) / 1000,
+        )
 
 
 def _client_options(allow_http: bool, read_timeout_seconds: int | None) -> dict[str, Any]:
@@ -185,7 +194,22 @@ class GcsSpec:
     retries: RetrySettings = field(default_factory=RetrySettings)
 
     def make_backend(self) -> StorageBackend:
-        """Build the obstore GCS store and wrap it."""
+        """Build the backend: the JSON-API backend when no OAuth token exchange is needed.
+
+        Anonymous access and bearer tokens (static, in ``config["bearer_token"]``, or from a
+        refreshing function) use :class:`GcsJsonBackend`, whose conditional writes are JSON-API
+        uploads with ``ifGenerationMatch`` (what GCS and its emulator honour). Service
+        accounts, application credentials and credentials from the environment need a token
+        exchange that obstore does: they use the obstore store (XML API writes, which real GCS
+        also conditions on generations, but fake-gcs-server does not).
+        """
+        json_backend = self._json_backend()
+        if json_backend is not None:
+            return json_backend
+        return ObjectStoreBackend(self.object_store(), self.describe())
+
+    def object_store(self) -> Any:
+        """The obstore ``GCSStore`` for this location (virtual chunk reads use it too)."""
         config: dict[str, Any] = dict(self.config or {})
         provider: Any = None
         credentials = self.credentials
@@ -197,7 +221,7 @@ class GcsSpec:
             provider = self._static(credentials, config)
         elif isinstance(credentials, GcsCredentials.Refreshable):
             provider = _RefreshingProvider(credentials, _gcs_credential)
-        store = build_store(
+        return build_store(
             GCSStore,
             bucket=self.bucket,
             prefix=_prefix(self.prefix),
@@ -205,7 +229,34 @@ class GcsSpec:
             retry_config=self.retries.to_obstore(),
             credential_provider=provider,
         )
-        return ObjectStoreBackend(store, self.describe())
+
+    def _json_backend(self) -> GcsJsonBackend | None:
+        config = dict(self.config or {})
+        credentials = self.credentials
+        static: Any = (
+            credentials._0 if isinstance(credentials, GcsCredentials.Static) else credentials
+        )
+        provider: Any = None
+        if isinstance(static, GcsStaticCredentials.BearerToken):
+            provider = StaticToken(static._0)
+        elif isinstance(credentials, GcsCredentials.Refreshable):
+            provider = _RefreshingProvider(credentials, _gcs_credential)
+        elif config.get("bearer_token"):
+            provider = StaticToken(str(config["bearer_token"]))
+        elif not (
+            isinstance(credentials, GcsCredentials.Anonymous)
+            or str(config.get("skip_signature", "")).lower() in ("1", "true")
+        ):
+            return None
+        return GcsJsonBackend(
+            self.bucket,
+            _prefix(self.prefix),
+            base_url=str(config.get("base_url") or GCS_ENDPOINT),
+            token_provider=provider,
+            retries=self.retries.to_gcs(),
+            description=self.describe(),
+            object_store=self.object_store,
+        )
 
     @staticmethod
     def _static(static: Any, config: dict[str, Any]) -> Any:

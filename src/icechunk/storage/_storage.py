@@ -24,9 +24,9 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from .._config import StorageSettings
+from .._config import StorageRetriesSettings, StorageSettings
 from ._backend import StorageBackend
-from ._cloud import TIGRIS_ENDPOINT, AzureSpec, GcsSpec, HttpSpec, S3Spec
+from ._cloud import TIGRIS_ENDPOINT, AzureSpec, GcsSpec, HttpSpec, RetrySettings, S3Spec
 from ._local import LocalFilesystemBackend
 from ._memory import MemoryBackend
 
@@ -130,7 +130,13 @@ class Storage:
     ```
     """
 
-    __slots__ = ("__weakref__", "_backend_instance", "_backend_lock", "_spec")
+    __slots__ = (
+        "__weakref__",
+        "_backend_instance",
+        "_backend_lock",
+        "_backends_by_retries",
+        "_spec",
+    )
 
     def __init__(self, spec: _StorageSpec, backend: StorageBackend | None = None) -> None:
         if not isinstance(spec, _StorageSpec):
@@ -144,6 +150,7 @@ class Storage:
             backend = spec.make_backend()
         self._backend_instance = backend
         self._backend_lock = threading.Lock()
+        self._backends_by_retries: dict[RetrySettings, StorageBackend] = {}
 
     # --- factories (upstream's classmethods) ---------------------------------------------
 
@@ -259,8 +266,25 @@ class Storage:
 
     # --- behaviour -----------------------------------------------------------------------
 
-    def _backend(self) -> StorageBackend:
-        """Return the byte-level backend, building it on first use (cached)."""
+    def _backend(self, retries: StorageRetriesSettings | None = None) -> StorageBackend:
+        """Return the byte-level backend, building it on first use (cached).
+
+        ``retries`` (a repository's ``config.storage.retries``) gives object store backends
+        their retry behaviour: a backend is built (and cached) per distinct setting. Backends
+        without retries (memory, local filesystem, wrapped backends) ignore it.
+        """
+        if retries is not None and _has_retries(self._spec):
+            settings = RetrySettings(
+                retries.max_tries, retries.initial_backoff_ms, retries.max_backoff_ms
+            )
+            if settings != getattr(self._spec, "retries", None):
+                with self._backend_lock:
+                    backend = self._backends_by_retries.get(settings)
+                    if backend is None:
+                        spec = dataclasses.replace(self._spec, retries=settings)  # type: ignore[type-var]
+                        backend = spec.make_backend()
+                        self._backends_by_retries[settings] = backend
+                return backend
         backend = self._backend_instance
         if backend is None:
             with self._backend_lock:
@@ -279,6 +303,12 @@ class Storage:
 
     def __reduce__(self) -> tuple[Callable[..., Storage], tuple[Any, ...]]:
         return (_restore, (self._spec,))
+
+
+def _has_retries(spec: _StorageSpec) -> bool:
+    return dataclasses.is_dataclass(spec) and any(
+        item.name == "retries" for item in dataclasses.fields(spec)
+    )
 
 
 def _replace(spec: S3Spec, overrides: dict[str, Any]) -> S3Spec:
