@@ -12,7 +12,6 @@ import datetime
 import logging
 import os
 import pickle
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 import obstore
 import pytest
 import zarr
+from http_server import serve_directory
 from obstore.store import LocalStore
 
 import icechunk
@@ -507,33 +507,9 @@ def test_s3_missing_object_and_last_modified(
 
 @pytest.fixture(scope="module")
 def http_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    try:
-        from cheroot import wsgi
-        from wsgidav.wsgidav_app import WsgiDAVApp
-    except ImportError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("wsgidav/cheroot are not installed, and CI=true forbids skipping")
-        pytest.skip("wsgidav/cheroot are not installed")
     root = tmp_path_factory.mktemp("http")
-    app = WsgiDAVApp(
-        {
-            "provider_mapping": {"/": {"root": str(root), "readonly": True}},
-            "simple_dc": {"user_mapping": {"*": True}},
-            "verbose": 0,
-            "logging": {"enable": False, "enable_loggers": []},
-            "dir_browser": {"enable": False},
-        }
-    )
-    server = wsgi.Server(("127.0.0.1", 0), app)
-    server.prepare()
-    thread = threading.Thread(target=server.serve, daemon=True)
-    thread.start()
-    host, port = server.bind_addr[:2]
-    try:
-        yield f"http://{host}:{port}/", root
-    finally:
-        server.stop()
-        thread.join(10)
+    with serve_directory(root) as url:
+        yield url, root
 
 
 def test_http_virtual_chunks(tmp_path: Path, http_root: tuple[str, Path]) -> None:

@@ -7,13 +7,12 @@ it the tests are skipped, except under ``CI=true`` where a missing server is a f
 from __future__ import annotations
 
 import asyncio
-import os
 import pickle
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from http_server import serve_directory
 
 from icechunk._exceptions import ObjectNotFoundError, ReadOnlyStorageError
 from icechunk.storage import Storage
@@ -31,37 +30,13 @@ FILES = {
 
 @pytest.fixture(scope="module")
 def http_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    try:
-        from cheroot import wsgi
-        from wsgidav.wsgidav_app import WsgiDAVApp
-    except ImportError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("wsgidav/cheroot are not installed, and CI=true forbids skipping")
-        pytest.skip("wsgidav/cheroot are not installed")
     root = tmp_path_factory.mktemp("http")
     for key, data in FILES.items():
         path = root / key
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-    app = WsgiDAVApp(
-        {
-            "provider_mapping": {"/": {"root": str(root), "readonly": True}},
-            "simple_dc": {"user_mapping": {"*": True}},
-            "verbose": 0,
-            "logging": {"enable": False, "enable_loggers": []},
-            "dir_browser": {"enable": False},
-        }
-    )
-    server = wsgi.Server(("127.0.0.1", 0), app)
-    server.prepare()
-    thread = threading.Thread(target=server.serve, daemon=True)
-    thread.start()
-    host, port = server.bind_addr[:2]
-    try:
-        yield f"http://{host}:{port}/", root
-    finally:
-        server.stop()
-        thread.join(10)
+    with serve_directory(root) as url:
+        yield url, root
 
 
 @pytest.fixture
