@@ -24,8 +24,8 @@ import dask
 import dask.array as da
 from packaging.version import Version
 
-from .distributed import extract_session, merge_sessions
-from .session import ForkSession, Session
+from ..distributed import extract_session, merge_sessions
+from ..session import ForkSession, Session
 
 __all__ = ["store_dask"]
 

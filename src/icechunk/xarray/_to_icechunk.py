@@ -21,8 +21,8 @@ from xarray import DataArray, Dataset
 from xarray.backends.common import ArrayWriter
 from xarray.backends.zarr import ZarrStore
 
-from .session import ForkSession, Session
-from .store import IcechunkStore
+from ..session import ForkSession, Session
+from ..store import IcechunkStore
 
 try:  # xarray >= 2025.09 moved the writers out of backends.api
     from xarray.backends.writers import _validate_dataset_names, dump_to_store
@@ -186,7 +186,7 @@ class _XarrayDatasetWriter:
             raise ValueError("call write_metadata first")
         if not self.writer.sources:
             return None
-        from .dask import _write_and_merge
+        from ..dask._store_dask import _write_and_merge
 
         kwargs = dict(chunkmanager_store_kwargs or {})
         for k in ("compute", "return_stored", "load_stored", "lock"):

@@ -1,0 +1,7 @@
+"""Write dask arrays to Icechunk: :func:`store_dask`."""
+
+from __future__ import annotations
+
+from ._store_dask import session_merge_reduction, store_dask
+
+__all__ = ["store_dask"]

@@ -1,0 +1,10 @@
+"""Write Xarray objects to Icechunk: :func:`to_icechunk`.
+
+Read them back with plain Xarray: ``xr.open_zarr(session.store, consolidated=False)``.
+"""
+
+from __future__ import annotations
+
+from ._to_icechunk import _XarrayDatasetWriter, is_dask_collection, to_icechunk
+
+__all__ = ["to_icechunk"]
