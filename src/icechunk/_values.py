@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from ._exceptions import ConfigError
+from ._time import as_aware
 
 Check = Callable[[str, Any], Any]
 
@@ -82,9 +83,11 @@ def req_str(name: str, value: Any) -> str:
 
 
 def opt_datetime(name: str, value: Any) -> datetime.datetime | None:
-    """Validator for ``datetime | None``."""
-    if value is None or isinstance(value, datetime.datetime):
-        return value
+    """Validator for ``datetime | None``; a naive datetime is taken as local time."""
+    if value is None:
+        return None
+    if isinstance(value, datetime.datetime):
+        return as_aware(value)
     raise TypeError(
         f"{name} must be a datetime.datetime or None, got {type(value).__name__} ({value!r})"
     )

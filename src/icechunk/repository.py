@@ -15,6 +15,7 @@ from ._format.ids import decode_id, encode_id
 from ._ops.summary import ChunkStorageStats, GCSummary
 from ._snapshots import Diff, SnapshotInfo
 from ._sync import sync, sync_iter
+from ._time import to_micros
 from ._virtual import VirtualChunkResolver
 from .session import Session, _to_diff
 from .storage import Storage
@@ -469,7 +470,8 @@ class Repository:
         Parameters
         ----------
         as_of
-            With ``branch``: the last commit of the branch made at or before this time.
+            With ``branch``: the last commit of the branch made at or before this time; a
+            naive datetime is taken as local time.
         """
         return sync(
             self.readonly_session_async(branch, tag=tag, snapshot_id=snapshot_id, as_of=as_of),
@@ -493,7 +495,7 @@ class Repository:
     async def _as_of(self, tip: bytes, as_of: _dt.datetime) -> bytes:
         from ._exceptions import SnapshotNotFoundError
 
-        limit = _micros(as_of)
+        limit = to_micros(as_of)
         async for snapshot in self._core.ancestry(tip):
             if snapshot.flushed_at <= limit:
                 return snapshot.snapshot_id
@@ -583,7 +585,8 @@ class Repository:
         Parameters
         ----------
         older_than
-            The threshold; a naive datetime is taken as UTC.
+            The threshold; a naive datetime is taken as local time (as
+            :meth:`datetime.datetime.timestamp` reads it).
         delete_expired_branches, delete_expired_tags
             Delete refs whose tip itself is older than the threshold (never ``main``).
 
@@ -613,7 +616,7 @@ class Repository:
 
         result = await expire_snapshots(
             self._core.assets,
-            _micros(older_than),
+            to_micros(older_than),
             delete_expired_branches=delete_expired_branches,
             delete_expired_tags=delete_expired_tags,
         )
@@ -634,7 +637,7 @@ class Repository:
         ----------
         delete_object_older_than
             Only objects last modified before this are deleted (protects writes in flight);
-            a naive datetime is taken as UTC.
+            a naive datetime is taken as local time.
         dry_run
             Count what would be deleted without deleting anything.
         """
@@ -656,7 +659,7 @@ class Repository:
         from ._ops.gc import garbage_collect
 
         result = await garbage_collect(
-            self._core.assets, _micros(delete_object_older_than), dry_run=dry_run
+            self._core.assets, to_micros(delete_object_older_than), dry_run=dry_run
         )
         return GCSummary(
             bytes_deleted=result.bytes_deleted,
@@ -741,12 +744,6 @@ def _describe_snapshot(snapshot: Any) -> dict[str, Any]:
         ],
         "nodes": nodes,
     }
-
-
-def _micros(when: _dt.datetime) -> int:
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=_dt.UTC)
-    return int(when.timestamp() * 1_000_000)
 
 
 def _decode(snapshot_id: str | None) -> bytes | None:

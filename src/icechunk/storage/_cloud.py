@@ -10,6 +10,7 @@ from typing import Any
 
 from obstore.store import AzureStore, GCSStore, HTTPStore, S3Store
 
+from .._time import as_aware
 from ..credentials import (
     AzureCredentials,
     AzureStaticCredentials,
@@ -150,9 +151,7 @@ def _s3_credential(value: S3StaticCredentials) -> dict[str, Any]:
 
 
 def _aware(moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
+    return None if moment is None else as_aware(moment)
 
 
 class _RefreshingProvider:

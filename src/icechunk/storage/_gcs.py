@@ -41,6 +41,7 @@ from .._exceptions import (
     StorageAuthError,
     StorageError,
 )
+from .._time import as_aware
 from ._backend import (
     ByteRange,
     Data,
@@ -114,9 +115,7 @@ class _TokenCache:
                 value = self._provider()
                 self._token = str(value["token"])
                 expires = value.get("expires_at")
-                if expires is not None and expires.tzinfo is None:
-                    expires = expires.replace(tzinfo=UTC)
-                self._expires = expires
+                self._expires = None if expires is None else as_aware(expires)
             return self._token
 
 
