@@ -173,8 +173,11 @@ class TestIcechunkStore(StoreTests[IcechunkStore, cpu.Buffer]):
         assert await store.getsize_prefix("c") == 4 * len(keys)
 
     async def test_exists(self, store: IcechunkStore) -> None:
-        assert not await store.exists("foo")
+        with pytest.raises(InvalidKeyError, match="can never exist"):
+            await store.exists("foo")  # neither metadata nor a chunk key, as upstream
         assert not await store.exists("foo/zarr.json")
+        assert not await store.exists("foo/.zarray")  # zarr probes v2 names: absent, no error
+        assert not await store.exists("foo/c/0")
         await store.set("foo/zarr.json", self.buffer_cls.from_bytes(GROUP))
         assert await store.exists("foo/zarr.json")
 
@@ -353,3 +356,58 @@ async def test_read_only_session_store_raises_typed_error() -> None:
     assert store.read_only
     with pytest.raises(ReadOnlySessionError):
         await store.set("zarr.json", cpu.Buffer.from_bytes(GROUP))
+
+
+async def test_set_of_a_non_buffer_is_a_type_error_with_zarrs_message() -> None:
+    store = _writable_session().store
+    await store.set("zarr.json", cpu.Buffer.from_bytes(array_meta()))
+    with pytest.raises(TypeError, match=r"IcechunkStore\.set\(\): `value` must be a Buffer"):
+        await store.set("c/0", 0)  # type: ignore[arg-type]
+
+
+async def test_prefixes_are_paths_and_slash_is_the_root() -> None:
+    store = _writable_session().store
+    await store.set("zarr.json", cpu.Buffer.from_bytes(GROUP))
+    await store.set("foo/zarr.json", cpu.Buffer.from_bytes(array_meta()))
+    await store.set("foo/c/1", cpu.Buffer.from_bytes(b"x"))
+    await store.set("foo-bar/zarr.json", cpu.Buffer.from_bytes(GROUP))
+    everything = ["foo-bar/zarr.json", "foo/c/1", "foo/zarr.json", "zarr.json"]
+    assert sorted([k async for k in store.list_prefix("/")]) == everything
+    assert sorted([k async for k in store.list_prefix("foo")]) == ["foo/c/1", "foo/zarr.json"]
+    assert sorted([k async for k in store.list_prefix("fo")]) == []
+    assert sorted([k async for k in store.list_prefix("foo/c/1")]) == ["foo/c/1"]
+    assert sorted([k async for k in store.list_dir("/")]) == ["foo", "foo-bar", "zarr.json"]
+
+
+async def test_writes_after_clear_are_listed() -> None:
+    repo = icechunk.Repository.create(icechunk.in_memory_storage())
+    session = repo.writable_session("main")
+    await session.store.set("zarr.json", cpu.Buffer.from_bytes(GROUP))
+    await session.store.set("a/zarr.json", cpu.Buffer.from_bytes(array_meta()))
+    session.commit("hierarchy")
+    store = repo.writable_session("main").store
+    await store.clear()
+    await store.set("zarr.json", cpu.Buffer.from_bytes(GROUP))
+    await store.set("a/zarr.json", cpu.Buffer.from_bytes(array_meta()))
+    await store.set("a/c/0", cpu.Buffer.from_bytes(b"x"))
+    assert sorted([k async for k in store.list_prefix("/")]) == [
+        "a/c/0",
+        "a/zarr.json",
+        "zarr.json",
+    ]
+
+
+async def test_bytes_handle_reads_and_writes_bytes() -> None:
+    store = _writable_session().store
+    handle = store._store
+    await handle.set("zarr.json", array_meta())
+    await handle.set("c/1", b"abcd")
+    assert await handle.get("c/1") == b"abcd"
+    assert await handle.get("c/1", (1, 3)) == b"bc"
+    assert await handle.get("c/1", (2, None)) == b"cd"
+    assert await handle.get("c/1", (None, 1)) == b"d"
+    assert await handle.get("c/2") is None
+    assert await handle.exists("c/1") and not await handle.exists("c/2")
+    assert sorted([k async for k in handle.list_prefix("")]) == ["c/1", "zarr.json"]
+    await handle.delete("c/1")
+    assert await handle.get("c/1") is None

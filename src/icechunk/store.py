@@ -17,6 +17,7 @@ from zarr.core.buffer import Buffer, BufferPrototype
 from zarr.core.sync import SyncMixin
 
 from ._core.store import ChunkKey, StoreCore
+from ._store_handle import StoreHandle
 from ._config import VirtualChunkSpec
 from ._exceptions import InvalidKeyError, NodeNotFoundError, ReadOnlySessionError
 from ._format.manifest import InlineChunk, NativeChunk, VirtualChunk
@@ -58,6 +59,15 @@ def _object_range(offset: int, length: int, byte_range: ByteRequest | None) -> B
         start = max(0, length - byte_range.suffix)
     start = min(start, end)
     return ByteRange(offset + start, offset + end)
+
+
+def _check_buffer(method: str, value: object) -> None:
+    """zarr's check (and message) that a value given to a store is a ``Buffer``."""
+    if not isinstance(value, Buffer):
+        raise TypeError(
+            f"IcechunkStore.{method}(): `value` must be a Buffer instance. Got an instance of "
+            f"{type(value)} instead. Wrap bytes with zarr.core.buffer.cpu.Buffer.from_bytes."
+        )
 
 
 def _virtual_chunk(
@@ -104,6 +114,11 @@ class IcechunkStore(Store, SyncMixin):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["session"], read_only=state["read_only"])  # type: ignore[misc]
+
+    @property
+    def _store(self) -> StoreHandle:
+        """A bytes-level handle on this store (``get``/``set`` take and return ``bytes``)."""
+        return StoreHandle(self)
 
     @property
     def session(self) -> Session:
@@ -208,10 +223,12 @@ class IcechunkStore(Store, SyncMixin):
 
     async def set(self, key: str, value: Buffer) -> None:
         """Store ``value`` under ``key``: array or group metadata, or a chunk."""
+        _check_buffer("set", value)
         self._check_writable()
         await self._core.set(key, value.to_bytes())
 
     async def set_if_not_exists(self, key: str, value: Buffer) -> None:
+        _check_buffer("set_if_not_exists", value)
         self._check_writable()
         if not await self._core.exists(key):
             await self._core.set(key, value.to_bytes())

@@ -6,6 +6,7 @@ or ``.``, or ``v2``), so any Zarr v3 array layout works.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -16,6 +17,10 @@ from ._nodes import parse_zarr_json
 from .session import SessionCore, is_descendant
 
 METADATA = "zarr.json"
+V2_METADATA = frozenset({".zarray", ".zgroup", ".zattrs", ".zmetadata"})
+# the last segment of a chunk key under any chunk key encoding: "c" (0-d), "0" ("/"), "c.0.1"
+# (default encoding with "."), "0.1" (v2 encoding with ".")
+_CHUNK_TAIL = re.compile(r"c|\d+|c(\.\d+)+|\d+(\.\d+)+")
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,25 @@ def _validate_key(key: str) -> None:
         )
     if any(part in {".", ".."} for part in key.split("/")):
         raise InvalidKeyError(f"invalid zarr key {key!r}: '.' and '..' segments are not allowed")
+
+
+def could_exist(key: str) -> bool:
+    """Whether an Icechunk store can ever hold ``key``: a metadata or chunk key (v2 names too).
+
+    ``foo`` or ``a/b/data.bin`` can never be stored; Zarr v2 metadata names (``.zarray``, ...)
+    are never stored either but are probed by zarr, so they count as keys that may exist.
+    """
+    last = key.rsplit("/", 1)[-1]
+    return last == METADATA or last in V2_METADATA or _CHUNK_TAIL.fullmatch(last) is not None
+
+
+def prefix_matches(key: str, prefix: str) -> bool:
+    """Whether ``key`` is below the path ``prefix`` (``""`` and ``"/"`` are the root).
+
+    A prefix names path segments: ``foo`` matches ``foo/zarr.json``, not ``foo-bar/zarr.json``.
+    """
+    prefix = prefix.strip("/")
+    return not prefix or key == prefix or key.startswith(prefix + "/")
 
 
 class StoreCore:
@@ -98,6 +122,12 @@ class StoreCore:
         return await self.session.read_chunk(payload)
 
     async def exists(self, key: str) -> bool:
+        _validate_key(key)
+        if not could_exist(key):
+            raise InvalidKeyError(
+                f"invalid key {key!r}: an Icechunk store holds only Zarr metadata "
+                "(.../zarr.json) and chunk keys (.../c/0/1), so this key can never exist"
+            )
         resolved = await self.resolve(key)
         if resolved is None:
             return False
@@ -134,21 +164,24 @@ class StoreCore:
         if path in nodes:
             await self.session.delete_node(path)
             return
-        keys = [k async for k in self.list_prefix(prefix + "/")]
+        keys = [k async for k in self.list_prefix(prefix)]
         for key in keys:
             await self.delete(key)
 
     async def list_prefix(self, prefix: str) -> AsyncIterator[str]:
-        """Every existing key starting with ``prefix``."""
+        """Every existing key below the path ``prefix`` (see :func:`prefix_matches`)."""
         nodes = await self.session.nodes()
+        stripped = prefix.strip("/")
         for path in sorted(nodes):
             node = nodes[path]
             base = key_prefix(path)
-            if (base + METADATA).startswith(prefix):
+            if prefix_matches(base + METADATA, stripped):
                 yield base + METADATA
-            if node.array is not None and (base.startswith(prefix) or prefix.startswith(base)):
+            if node.array is not None and (
+                prefix_matches(base.rstrip("/"), stripped) or stripped.startswith(base)
+            ):
                 for key in await self._chunk_keys(node):
-                    if key.startswith(prefix):
+                    if prefix_matches(key, stripped):
                         yield key
 
     async def _chunk_keys(self, node: NodeSnapshot) -> list[str]:
@@ -173,7 +206,7 @@ class StoreCore:
             if is_descendant(p, path):
                 seen.add(p[len(path) :].lstrip("/").split("/")[0])
         if node is None and not seen:
-            parts = [k async for k in self.list_prefix(prefix + "/" if prefix else "")]
+            parts = [k async for k in self.list_prefix(prefix)]
             seen.update(k[len(prefix) :].lstrip("/").split("/")[0] for k in parts)
         for name in sorted(seen):
             yield name
