@@ -48,11 +48,11 @@ from icechunk.xarray import to_icechunk
 # test name (without class or parameters) -> why it is deselected
 DESELECTED: dict[str, str] = {
     # Pickling: the to_zarr family writes into a writable session and then pickles the
-    # still-open dataset, whose store holds that session with uncommitted changes. Icechunk
-    # refuses to pickle such a session by design (it would silently drop the changes; use
-    # session.fork()). The to_icechunk family commits each save and runs these tests.
-    "TestIcechunkStoreToZarr::test_pickle": "writable session with uncommitted changes does not pickle (by design)",
-    "TestIcechunkStoreToZarr::test_pickle_dataarray": "writable session with uncommitted changes does not pickle (by design)",
+    # still-open dataset, whose store holds that writable session. Icechunk refuses to pickle
+    # a writable session by design (a copy would silently drop writes; use session.fork()).
+    # The to_icechunk family commits each save and runs these tests.
+    "TestIcechunkStoreToZarr::test_pickle": "a writable session does not pickle (by design)",
+    "TestIcechunkStoreToZarr::test_pickle_dataarray": "a writable session does not pickle (by design)",
     # Writes only to xarray's own ``tmp_store`` fixture (a directory, Zip or dict store),
     # never to a target of ours: nothing about Icechunk is tested.
     "TestIcechunkRegionAuto::test_dataset_to_zarr_align_chunks_true": "uses xarray's tmp_store, not an Icechunk target",
@@ -110,8 +110,10 @@ class TestIcechunkStoreToZarr(xb.ZarrBase):
 class _CommittingStore(WrapperStore[icechunk.IcechunkStore]):
     """A store that forwards to a writable session of ``main``; ``checkpoint`` commits it.
 
-    After a checkpoint the store points at a fresh (clean) writable session, so data written
-    earlier is readable, new writes are possible, and the store pickles.
+    After a checkpoint the store points at a fresh writable session, so data written earlier
+    is readable and new writes are possible. It pickles as a read-only session of the
+    committed branch, the way users send a repository's data to workers (a writable session
+    never pickles).
     """
 
     def __init__(self, repo: icechunk.Repository):
@@ -119,7 +121,7 @@ class _CommittingStore(WrapperStore[icechunk.IcechunkStore]):
         super().__init__(repo.writable_session("main").store)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"repo": self._repo, "store": self._store}
+        return {"repo": self._repo, "store": self._repo.readonly_session("main").store}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._repo = state["repo"]

@@ -60,6 +60,14 @@ class UnsupportedSpecVersionError(FormatError):
     """A metadata file was written with a spec version this implementation cannot read."""
 
 
+class ObjectTruncatedError(FormatError):
+    """An object is shorter than the repository's metadata says: a truncated or emptied file."""
+
+
+class ChecksumMismatchError(FormatError):
+    """An object's bytes do not match the checksum recorded for them: the object is damaged."""
+
+
 class InvalidObjectIdError(FormatError, ValueError):
     """A string is not a valid Crockford base32 object id of the expected length."""
 
@@ -225,8 +233,22 @@ class ForkCommitError(ForkSessionError, TypeError):
     """A ``ForkSession`` was committed or flushed; merge it into its parent session instead."""
 
 
-class SessionNotPicklableError(SessionError):
-    """A writable session with uncommitted changes cannot be pickled; use ``fork()``."""
+class SessionNotPicklableError(SessionError, ValueError):
+    """A writable session (or its store) cannot be pickled; use ``fork()``.
+
+    A pickled copy would take writes that never reach the session that commits: a dask or
+    distributed worker writing into its own copy loses its data silently.
+    """
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(
+            message
+            or "a writable session or its store cannot be pickled: writes into a copy never "
+            "reach the session that commits. Send workers session.fork() (a picklable "
+            "ForkSession) and session.merge(*forks) before committing, or write xarray data "
+            "with icechunk.xarray.to_icechunk, which does this for you. Read-only sessions "
+            "(repo.readonly_session(...)) pickle."
+        )
 
 
 class VirtualChunkError(IcechunkError):

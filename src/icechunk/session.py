@@ -59,12 +59,8 @@ class Session:
     # --- pickling ----------------------------------------------------------------------------
 
     def __getstate__(self) -> dict[str, Any]:
-        if not self._core.read_only and self._core.has_uncommitted_changes:
-            raise SessionNotPicklableError(
-                "a writable session with uncommitted changes cannot be pickled: use "
-                "session.fork() to get a ForkSession for workers, then session.merge(...) the "
-                "forks back before committing"
-            )
+        if not self._core.read_only:
+            raise SessionNotPicklableError()
         return {
             "repository": self._repository,
             "snapshot_id": self._core.snapshot_id,
