@@ -8,6 +8,7 @@ so that the name can never be used again.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass
 
@@ -23,6 +24,8 @@ from ._exceptions import (
 )
 from ._format.ids import decode_id, encode_id
 from .storage._backend import PutMode, StorageBackend
+
+_log = logging.getLogger(__name__)
 
 REFS_PREFIX = "refs/"
 _BRANCH = "branch."
@@ -95,6 +98,7 @@ async def read_tag(backend: StorageBackend, name: str) -> bytes:
 async def create_branch(backend: StorageBackend, name: str, snapshot_id: bytes) -> None:
     """Create branch ``name``; BranchAlreadyExistsError if it exists."""
     validate_ref_name(name, "branch")
+    _log.debug("Creating branch %r at snapshot %s", name, encode_id(snapshot_id))
     try:
         await backend.put(branch_key(name), encode_ref(snapshot_id), mode=PutMode.CREATE)
     except PreconditionFailedError:
@@ -108,6 +112,7 @@ async def update_branch(
 
     Raises PreconditionFailedError when the branch moved meanwhile.
     """
+    _log.debug("Updating branch %r to snapshot %s", name, encode_id(snapshot_id))
     return await backend.put(branch_key(name), encode_ref(snapshot_id), if_match=if_match)
 
 

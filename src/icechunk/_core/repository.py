@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from .._exceptions import (
     ObjectNotFoundError,
     PreconditionFailedError,
     ProtectedBranchError,
+    LocationNotEmptyError,
     RepositoryAlreadyExistsError,
     RepositoryNotFoundError,
 )
@@ -26,6 +28,7 @@ from .session import DEFAULT_INLINE_THRESHOLD, DiffData, SessionCore
 
 CONFIG_KEY = "config.yaml"
 MAIN_BRANCH = "main"
+_log = logging.getLogger(__name__)
 INITIAL_COMMIT_MESSAGE = "Repository initialized"
 
 
@@ -66,11 +69,13 @@ class RepositoryCore:
         RepositoryAlreadyExistsError
             When the location already holds a repository.
         """
+        _log.debug("Creating Repository at %s", self.backend.describe())
         if await self.exists(self.backend):
             raise RepositoryAlreadyExistsError(
                 f"a repository already exists at {self.backend.describe()}; use "
                 "Repository.open (or open_or_create) instead"
             )
+        await self._ensure_empty()
         initial = Snapshot(
             snapshot_id=INITIAL_SNAPSHOT_ID,
             parent_id=None,
@@ -92,7 +97,19 @@ class RepositoryCore:
                 f"a repository was created concurrently at {self.backend.describe()}"
             ) from None
 
+    async def _ensure_empty(self) -> None:
+        """Refuse a location that holds anything: a repository owns everything under its root
+        (garbage collection deletes what it does not reach)."""
+        async for info in self.backend.list(""):
+            raise LocationNotEmptyError(
+                f"cannot create a repository at {self.backend.describe()}: the location is not "
+                f"empty (it holds {info.key!r}, and maybe more). A repository must own its "
+                "location: choose an empty folder or prefix (or a new sub-folder), or move the "
+                "files away first"
+            )
+
     async def ensure_exists(self) -> None:
+        _log.debug("Opening Repository at %s", self.backend.describe())
         if not await self.exists(self.backend):
             raise RepositoryNotFoundError(
                 f"no Icechunk repository at {self.backend.describe()}: create one with "

@@ -9,6 +9,7 @@ manifests of the array (fetched and cached by the asset manager).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -51,6 +52,7 @@ from ..storage._backend import ByteRange
 from ._nodes import ChunkKeyEncoding, chunk_key_encoding, grid_shape
 
 DEFAULT_INLINE_THRESHOLD = 512
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -432,12 +434,14 @@ class SessionCore:
                 "cannot commit: no changes were made in this session"
             )
         async with self._lock:
+            _log.debug("Committing session to branch %r", self.branch)
             version = self.branch_version
             if version is None:
                 version = await self._current_branch_version()
             snapshot = await self._write_snapshot(message, metadata)
             await self._move_branch(snapshot.snapshot_id, version)
             self._finish(snapshot)
+            _log.debug("Commit done: snapshot %s", encode_id(snapshot.snapshot_id))
             return snapshot.snapshot_id
 
     async def _current_branch_version(self) -> str:

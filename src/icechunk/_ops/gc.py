@@ -8,6 +8,7 @@ interrupted run never leaves a reachable snapshot pointing at deleted data.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +17,8 @@ from .._asset_manager import CHUNKS, MANIFESTS, SNAPSHOTS, TRANSACTIONS, AssetMa
 from .._format.ids import INITIAL_SNAPSHOT_ID, decode_id, encode_id
 from .._format.manifest import RefKind
 from ._walk import history, ref_tips
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ async def garbage_collect(
     assets: AssetManager, older_than_micros: int, dry_run: bool = False
 ) -> GCResult:
     """Delete unreachable objects last modified before ``older_than_micros``."""
+    _log.debug("Garbage collection started (dry run: %s)", dry_run)
     keep = await mark(assets)
     counts: dict[str, int] = {}
     total_bytes = 0
@@ -82,6 +86,7 @@ async def garbage_collect(
             await assets.backend.delete(doomed)
             assets.forget(doomed)
         counts[prefix] = len(doomed)
+    _log.debug("Garbage collection done: %s objects of %s bytes", sum(counts.values()), total_bytes)
     return GCResult(
         bytes_deleted=total_bytes,
         chunks_deleted=counts[CHUNKS],
