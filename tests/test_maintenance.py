@@ -106,6 +106,25 @@ def test_expired_refs_can_be_deleted(tmp_path: Path) -> None:
     assert repo.list_tags() == set()
 
 
+def test_expiry_reports_old_ref_tips(tmp_path: Path) -> None:
+    """A ref whose tip is older than the cutoff reports the tip too, as upstream does."""
+    repo = _repo(tmp_path)
+    a = _commit(repo, "main", 1, "a")
+    repo.create_branch("side", a)
+    b = _commit(repo, "side", 2, "b")
+    time.sleep(0.05)
+    cutoff = dt.datetime.now(dt.UTC)
+    time.sleep(0.05)
+    c = _commit(repo, "main", 3, "c")
+    repo.create_tag("kept", b)
+
+    assert repo.expire_snapshots(cutoff) == {a, b}
+    assert [h.id for h in repo.ancestry(tag="kept")] == [b, INITIAL]
+    assert [h.id for h in repo.ancestry(branch="side")] == [b, INITIAL]
+    assert [h.id for h in repo.ancestry(branch="main")] == [c, INITIAL]
+    assert repo.expire_snapshots(cutoff) == set()  # tips already next to the root
+
+
 def test_naive_datetimes_are_utc(tmp_path: Path) -> None:
     repo = _repo(tmp_path)
     _commit(repo, "main", 1, "one")

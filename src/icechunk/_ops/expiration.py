@@ -1,9 +1,13 @@
 """Snapshot expiry (spec v1): cut history older than a threshold out of every ref's ancestry.
 
-For each ref, the oldest snapshot that is not expired is rewritten in place with the root
-snapshot as its parent; everything between it and the root leaves that history. A ref's tip
-is never expired itself, but when it is older than the threshold the ref counts as expired
-and may be deleted on request (never ``main``).
+For each ref (tags first, then branches, each in name order) the history is walked from the
+ref's tip to the root snapshot. Every snapshot other than the root written before the threshold
+counts as expired and is reported, the tip included: a ref whose tip is older than the threshold
+is an expired ref, and may be deleted on request (never ``main``). The oldest snapshot that is not
+expired (the tip itself when every snapshot is expired) is rewritten in place with the root as
+its parent, so the expired snapshots leave that history. A history whose tip already has the
+root as parent is left alone and reports nothing. Reported snapshots may still be reachable from
+another ref, or be the tip of a ref that was kept: garbage collection decides what is deleted.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from .. import _refs
 from .._asset_manager import AssetManager
+from .._format.snapshot import SnapshotHeader
 from ._walk import history, ref_tips
 
 
@@ -32,26 +37,36 @@ async def expire_snapshots(
     result = ExpireResult()
     for kind, name, tip in await ref_tips(assets):
         chain = [s async for s in history(assets, tip)]
-        if len(chain) <= 2:
-            ref_expired = len(chain) == 2 and chain[0].flushed_at < older_than_micros
-        else:
-            root = chain[-1]
-            keep = 1
-            while keep < len(chain) - 1 and chain[keep].flushed_at >= older_than_micros:
-                keep += 1
-            oldest_kept = chain[keep - 1]
-            expired = chain[keep:-1]
-            ref_expired = chain[0].flushed_at < older_than_micros
-            if expired:
-                full = await assets.fetch_snapshot(oldest_kept.snapshot_id)
-                await assets.rewrite_snapshot(replace(full, parent_id=root.snapshot_id))
-                result.edited.add(oldest_kept.snapshot_id)
-                result.released.update(s.snapshot_id for s in expired)
-        if ref_expired and name != "main":
-            if kind == "branch" and delete_expired_branches:
-                await _refs.delete_branch(assets.backend, name)
-                result.deleted_refs.add((kind, name))
-            elif kind == "tag" and delete_expired_tags:
-                await _refs.delete_tag(assets.backend, name)
-                result.deleted_refs.add((kind, name))
+        await _expire_history(assets, chain, older_than_micros, result)
+        if chain[0].flushed_at >= older_than_micros:
+            continue
+        if kind == "branch" and delete_expired_branches and name != "main":
+            await _refs.delete_branch(assets.backend, name)
+            result.deleted_refs.add((kind, name))
+        elif kind == "tag" and delete_expired_tags:
+            await _refs.delete_tag(assets.backend, name)
+            result.deleted_refs.add((kind, name))
     return result
+
+
+async def _expire_history(
+    assets: AssetManager,
+    chain: list[SnapshotHeader],
+    older_than_micros: int,
+    result: ExpireResult,
+) -> None:
+    """Cut the expired part of one history (``chain``: tip first, root last) out of it."""
+    if len(chain) <= 2:
+        return
+    root = chain[-1]
+    expired = [s for s in chain[:-1] if s.flushed_at < older_than_micros]
+    if not expired:
+        return
+    kept = [s for s in chain[:-1] if s.flushed_at >= older_than_micros]
+    editable = kept[-1] if kept else chain[0]
+    if editable.parent_id == root.snapshot_id:
+        return
+    full = await assets.fetch_snapshot(editable.snapshot_id)
+    await assets.rewrite_snapshot(replace(full, parent_id=root.snapshot_id))
+    result.edited.add(editable.snapshot_id)
+    result.released.update(s.snapshot_id for s in expired)
