@@ -81,3 +81,20 @@ def test_a_later_filter_replaces_target_levels(capfd: pytest.CaptureFixture[str]
     ic.set_logs_filter("warn")
     ic.Repository.create(ic.in_memory_storage())
     assert capfd.readouterr().out == ""
+
+
+def test_caches_too_small_for_an_object_warn_once_each(capfd: pytest.CaptureFixture[str]) -> None:
+    import zarr
+
+    ic.set_logs_filter("warn")
+    config = ic.RepositoryConfig(caching=ic.CachingConfig(num_chunk_refs=0, num_snapshot_nodes=0))
+    repo = ic.Repository.create(ic.in_memory_storage(), config=config)
+    session = repo.writable_session("main")
+    for name in ("a", "b"):
+        zarr.create_array(session.store, name=name, shape=(10,), chunks=(2,), dtype="i8")[:] = 1
+    session.commit("two arrays")
+    out = capfd.readouterr().out
+    assert out.count("WARN") == 2
+    assert "A manifest with 5 chunk references" in out and "keep 0 references" in out
+    assert "A snapshot with 3 nodes" in out and "keep 0 nodes" in out
+    assert "CachingConfig.num_chunk_refs" in out

@@ -9,6 +9,7 @@ same uncached object share one fetch.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ from ._format.transaction_log import (
     encode_transaction_log,
 )
 from .storage._backend import ByteRange, PutMode, StorageBackend
+
+_log = logging.getLogger(__name__)
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -67,9 +70,15 @@ class _LruCache(Generic[K, V]):
     so that a large manifest is not fetched again for every chunk read from it.
     """
 
-    def __init__(self, capacity: int, weigh: Callable[[V], int] = _one):
+    def __init__(
+        self,
+        capacity: int,
+        weigh: Callable[[V], int] = _one,
+        too_large: Callable[[int, int], str] | None = None,
+    ):
         self._capacity = max(0, capacity)
         self._weigh = weigh
+        self._too_large = too_large  # warning text for an item outweighing the capacity
         self._weight = 0
         self._items: OrderedDict[K, tuple[V, int]] = OrderedDict()
         self._in_flight: dict[K, asyncio.Future[V]] = {}
@@ -106,15 +115,35 @@ class _LruCache(Generic[K, V]):
             self._weight -= entry[1]
 
     def put(self, key: K, value: V) -> None:
+        weight = self._weigh(value)
+        if weight > self._capacity and self._too_large is not None:
+            _log.warning(self._too_large(weight, self._capacity))
+            self._too_large = None  # once per cache
         if self._capacity == 0:
             return
         self.discard(key)
-        weight = max(1, self._weigh(value))
+        weight = max(1, weight)
         self._items[key] = (value, weight)
         self._weight += weight
         while self._weight > self._capacity and len(self._items) > 1:
             _, (_, evicted) = self._items.popitem(last=False)
             self._weight -= evicted
+
+
+def _snapshot_too_large(nodes: int, capacity: int) -> str:
+    return (
+        f"A snapshot with {nodes} nodes does not fit in the snapshot cache, configured to keep "
+        f"{capacity} nodes: it will be fetched again on every use. Increase "
+        "CachingConfig.num_snapshot_nodes in the repository config."
+    )
+
+
+def _manifest_too_large(refs: int, capacity: int) -> str:
+    return (
+        f"A manifest with {refs} chunk references does not fit in the manifest cache, configured "
+        f"to keep {capacity} references: it will be fetched again on every use. Increase "
+        "CachingConfig.num_chunk_refs in the repository config."
+    )
 
 
 @dataclass(frozen=True)
@@ -134,11 +163,11 @@ class AssetManager:
         self.backend = backend
         self.settings = settings or AssetSettings()
         self._snapshots: _LruCache[bytes, Snapshot] = _LruCache(
-            self.settings.snapshot_cache_nodes, lambda s: len(s.nodes)
+            self.settings.snapshot_cache_nodes, lambda s: len(s.nodes), _snapshot_too_large
         )
         self._headers: _LruCache[bytes, SnapshotHeader] = _LruCache(10_000)
         self._manifests: _LruCache[bytes, Manifest] = _LruCache(
-            self.settings.manifest_cache_refs, lambda m: m.num_chunk_refs
+            self.settings.manifest_cache_refs, lambda m: m.num_chunk_refs, _manifest_too_large
         )
         self._tx_logs: _LruCache[bytes, TransactionLog] = _LruCache(
             self.settings.transaction_cache_size
