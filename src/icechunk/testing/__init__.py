@@ -1,0 +1,1 @@
+"""Helpers for testing code that uses Icechunk (needs ``hypothesis``): see :mod:`.strategies`."""
