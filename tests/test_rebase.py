@@ -193,3 +193,24 @@ def test_different_new_arrays_rebase(base_repo: icechunk.Repository) -> None:
     assert {"a", "b", "o", "t"} <= set(root.array_keys())
     np.testing.assert_array_equal(root["o"][:], 2)
     np.testing.assert_array_equal(root["t"][:], 1)
+
+
+def test_one_conflict_per_conflicting_thing(base_repo: icechunk.Repository) -> None:
+    """Metadata and the same chunks changed on both sides: three conflicts, as upstream."""
+    ours = base_repo.writable_session("main")
+    theirs = base_repo.writable_session("main")
+    for session, value in ((theirs, 1), (ours, 2)):
+        array = _array(session, "a")
+        array[:] = value
+        array.attrs["by"] = value
+    theirs.commit("theirs")
+    with pytest.raises(RebaseFailedError) as info:
+        ours.rebase(ConflictDetector())
+    conflicts = info.value.conflicts
+    assert [c.conflict_type for c in conflicts] == [
+        ConflictType.ZarrMetadataDoubleUpdate,
+        ConflictType.ChunksUpdatedInUpdatedArray,
+        ConflictType.ChunkDoubleUpdate,
+    ]
+    assert {c.path for c in conflicts} == {"/a"}
+    assert conflicts[2].conflicted_chunks == [[0], [1], [2], [3]]

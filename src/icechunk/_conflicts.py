@@ -143,44 +143,24 @@ def detect_conflicts(
     """Every conflict between our change set and one commit of theirs.
 
     ``their_nodes`` are the nodes of their snapshot by path; ``base_paths`` maps the node ids
-    of our base snapshot to paths.
+    of our base snapshot to paths. Each check is independent, so one node can be in several
+    conflicts (an array whose metadata and chunks both changed on both sides is in three);
+    the list is ordered by kind of check: new nodes, metadata, chunks, deletes.
     """
-    found: list[Conflict] = []
-    their_new = theirs.new_groups | theirs.new_arrays
-    for path, (node_id, _) in list(ours.new_groups.items()) + list(ours.new_arrays.items()):
-        existing = their_nodes.get(path)
-        if existing is not None and existing.node_id in their_new:
-            found.append(Conflict(ConflictType.NewNodeConflictsWithExistingNode, path))
-        elif _parent_invalid(path, ours, their_nodes, theirs, base_paths):
-            found.append(Conflict(ConflictType.NewNodeInInvalidGroup, path))
-    _metadata_conflicts(
-        ours.updated_arrays,
-        theirs.updated_arrays,
-        theirs.deleted_arrays,
-        ConflictType.ZarrMetadataUpdateOfDeletedArray,
-        base_paths,
-        found,
+    found = _new_node_conflicts(ours, theirs, their_nodes, base_paths)
+    metadata_checks = (
+        (ours.updated_arrays, theirs.updated_arrays, ConflictType.ZarrMetadataDoubleUpdate),
+        (ours.updated_groups, theirs.updated_groups, ConflictType.ZarrMetadataDoubleUpdate),
+        (ours.updated_arrays, theirs.deleted_arrays, ConflictType.ZarrMetadataUpdateOfDeletedArray),
+        (ours.updated_groups, theirs.deleted_groups, ConflictType.ZarrMetadataUpdateOfDeletedGroup),
     )
-    _metadata_conflicts(
-        ours.updated_groups,
-        theirs.updated_groups,
-        theirs.deleted_groups,
-        ConflictType.ZarrMetadataUpdateOfDeletedGroup,
-        base_paths,
-        found,
-    )
-    for node_id, chunks in ours.chunks.items():
-        if not chunks or node_id not in base_paths:
-            continue
-        path = base_paths[node_id]
-        if node_id in theirs.deleted_arrays:
-            found.append(Conflict(ConflictType.ChunksUpdatedInDeletedArray, path))
-        elif node_id in theirs.updated_arrays:
-            found.append(Conflict(ConflictType.ChunksUpdatedInUpdatedArray, path))
-        else:
-            common = _common_chunks(chunks.keys(), theirs.updated_chunks.get(node_id, frozenset()))
-            if common:
-                found.append(Conflict(ConflictType.ChunkDoubleUpdate, path, common))
+    for our_updates, their_ids, kind in metadata_checks:
+        found += [
+            Conflict(kind, base_paths.get(node_id, "?"))
+            for node_id in our_updates
+            if node_id in their_ids
+        ]
+    found += _chunk_conflicts(ours, theirs, base_paths)
     for path, node_id in ours.deleted_arrays.items():
         if node_id in theirs.updated_arrays or theirs.updated_chunks.get(node_id):
             found.append(Conflict(ConflictType.DeleteOfUpdatedArray, path))
@@ -190,20 +170,50 @@ def detect_conflicts(
     return found
 
 
-def _metadata_conflicts(
-    ours: Mapping[bytes, object],
-    their_updates: frozenset[bytes],
-    their_deletes: frozenset[bytes],
-    deleted_kind: ConflictType,
+def _new_node_conflicts(
+    ours: ChangeSet,
+    theirs: TransactionLog,
+    their_nodes: Mapping[str, NodeSnapshot],
     base_paths: Mapping[bytes, str],
-    found: list[Conflict],
-) -> None:
-    for node_id in ours:
-        path = base_paths.get(node_id, "?")
-        if node_id in their_deletes:
-            found.append(Conflict(deleted_kind, path))
-        elif node_id in their_updates:
-            found.append(Conflict(ConflictType.ZarrMetadataDoubleUpdate, path))
+) -> list[Conflict]:
+    """Our new nodes at paths they took, then our new nodes under a parent they made invalid.
+
+    An invalid parent (an array, or a group they deleted) is reported at the parent's path.
+    """
+    new_paths = list(ours.new_groups) + list(ours.new_arrays)
+    their_new = theirs.new_groups | theirs.new_arrays
+    found = [
+        Conflict(ConflictType.NewNodeConflictsWithExistingNode, path)
+        for path in new_paths
+        if path in their_nodes and their_nodes[path].node_id in their_new
+    ]
+    for path in new_paths:
+        parent = _invalid_parent(path, ours, their_nodes, theirs, base_paths)
+        if parent is not None:
+            found.append(Conflict(ConflictType.NewNodeInInvalidGroup, parent))
+    return found
+
+
+def _chunk_conflicts(
+    ours: ChangeSet, theirs: TransactionLog, base_paths: Mapping[bytes, str]
+) -> list[Conflict]:
+    """Our chunk writes to arrays they deleted, to arrays they updated, to the same chunks."""
+    written = [(i, c) for i, c in ours.chunks.items() if c and i in base_paths]
+    found = [
+        Conflict(ConflictType.ChunksUpdatedInDeletedArray, base_paths[i])
+        for i, _ in written
+        if i in theirs.deleted_arrays
+    ]
+    found += [
+        Conflict(ConflictType.ChunksUpdatedInUpdatedArray, base_paths[i])
+        for i, _ in written
+        if i in theirs.updated_arrays
+    ]
+    for node_id, chunks in written:
+        common = _common_chunks(chunks.keys(), theirs.updated_chunks.get(node_id, frozenset()))
+        if common:
+            found.append(Conflict(ConflictType.ChunkDoubleUpdate, base_paths[node_id], common))
+    return found
 
 
 def _common_chunks(ours: object, theirs: frozenset[ChunkCoords]) -> list[list[int]]:
@@ -212,13 +222,14 @@ def _common_chunks(ours: object, theirs: frozenset[ChunkCoords]) -> list[list[in
     return sorted(list(c) for c in set(ours) & theirs)  # type: ignore[call-overload]
 
 
-def _parent_invalid(
+def _invalid_parent(
     path: str,
     ours: ChangeSet,
     their_nodes: Mapping[str, NodeSnapshot],
     theirs: TransactionLog,
     base_paths: Mapping[bytes, str],
-) -> bool:
+) -> str | None:
+    """The nearest ancestor of ``path`` that is an array, or a group they deleted, if any."""
     deleted_by_them = {base_paths[i] for i in theirs.deleted_groups if i in base_paths}
     parent = path
     while parent != "/":
@@ -227,7 +238,7 @@ def _parent_invalid(
             continue
         node = their_nodes.get(parent)
         if node is not None and node.is_array:
-            return True
+            return parent
         if node is None and parent in deleted_by_them:
-            return True
-    return False
+            return parent
+    return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Self
 
@@ -699,7 +700,12 @@ class Repository:
         max_compressed_manifest_mem_bytes: int = 512 * 1024 * 1024,
         max_concurrent_manifest_fetches: int = 500,
     ) -> int:
-        """Bytes of native chunk objects reachable from any branch or tag."""
+        """Bytes of native chunk objects reachable from any branch or tag.
+
+        Deprecated: use ``chunk_storage_stats().native_bytes``, whose result also counts
+        inline and virtual chunks.
+        """
+        _warn_deprecated("total_chunks_storage", "chunk_storage_stats")
         return self.chunk_storage_stats().native_bytes
 
     async def total_chunks_storage_async(
@@ -710,7 +716,18 @@ class Repository:
         max_concurrent_manifest_fetches: int = 500,
     ) -> int:
         """Async version of :meth:`total_chunks_storage`."""
+        _warn_deprecated("total_chunks_storage_async", "chunk_storage_stats_async")
         return (await self.chunk_storage_stats_async()).native_bytes
+
+
+def _warn_deprecated(method: str, replacement: str) -> None:
+    warnings.warn(
+        f"Repository.{method} is deprecated and will be removed: use "
+        f"Repository.{replacement}().native_bytes for the same number, or the whole result "
+        "for the bytes of inline and virtual chunks too",
+        DeprecationWarning,
+        stacklevel=3,
+    )
 
 
 def _describe_snapshot(snapshot: Any) -> dict[str, Any]:
