@@ -370,6 +370,7 @@ class ForkSession(Session):
         sync(self.merge_async(*others), method="ForkSession.merge")
 
     def fork(self) -> NoReturn:
+        """Forks cannot be forked again: fork the parent session instead."""
         raise ForkSessionError("a ForkSession cannot be forked again; fork the parent session")
 
     def commit(self, *args: Any, **kwargs: Any) -> NoReturn:

@@ -127,6 +127,7 @@ class IcechunkStore(Store, SyncMixin):
 
     @property
     def read_only(self) -> bool:
+        """True if the store refuses writes (a read-only session, or opened read-only)."""
         return self._read_only or self._core.session.read_only
 
     def with_read_only(self, read_only: bool = False) -> IcechunkStore:
@@ -141,22 +142,27 @@ class IcechunkStore(Store, SyncMixin):
 
     @property
     def supports_writes(self) -> bool:
+        """Always True: a store on a writable session or fork accepts writes."""
         return True
 
     @property
     def supports_deletes(self) -> bool:
+        """Always True: keys can be deleted (within a writable session)."""
         return True
 
     @property
     def supports_partial_writes(self) -> bool:  # type: ignore[override]
+        """Always False: chunks are written whole."""
         return False
 
     @property
     def supports_listing(self) -> bool:
+        """Always True: keys can be listed."""
         return True
 
     @property
     def supports_consolidated_metadata(self) -> bool:
+        """Always False: the snapshot holds all metadata; open with ``consolidated=False``."""
         return False
 
     # --- reads -------------------------------------------------------------------------------
@@ -206,15 +212,18 @@ class IcechunkStore(Store, SyncMixin):
         )
 
     async def exists(self, key: str) -> bool:
+        """Whether ``key`` (metadata or chunk) exists in the session's view of the repository."""
         return await self._core.exists(key)
 
     async def getsize(self, key: str) -> int:
+        """The size in bytes of the value at ``key``; ``FileNotFoundError`` if it does not exist."""
         size = await self._core.getsize(key)
         if size is None:
             raise FileNotFoundError(key)
         return size
 
     async def is_empty(self, prefix: str) -> bool:
+        """Whether no key starts with ``prefix``."""
         if prefix and not prefix.endswith("/"):
             prefix += "/"
         return await self._core.is_empty(prefix)
@@ -228,6 +237,7 @@ class IcechunkStore(Store, SyncMixin):
         await self._core.set(key, value.to_bytes())
 
     async def set_if_not_exists(self, key: str, value: Buffer) -> None:
+        """Store ``value`` at ``key`` unless the key exists already."""
         _check_buffer("set_if_not_exists", value)
         self._check_writable()
         if not await self._core.exists(key):
@@ -236,13 +246,16 @@ class IcechunkStore(Store, SyncMixin):
     async def set_partial_values(
         self, key_start_values: Iterable[tuple[str, int, bytes | bytearray | memoryview]]
     ) -> None:
+        """Not supported: Icechunk writes whole chunks (``supports_partial_writes`` is False)."""
         raise NotImplementedError("IcechunkStore does not support partial writes")
 
     async def delete(self, key: str) -> None:
+        """Delete ``key`` (a chunk, or the metadata of a group or array) in this session."""
         self._check_writable()
         await self._core.delete(key)
 
     async def delete_dir(self, prefix: str) -> None:
+        """Delete every key under ``prefix`` in this session."""
         self._check_writable()
         await self._core.delete_dir(prefix)
 
@@ -388,10 +401,13 @@ class IcechunkStore(Store, SyncMixin):
     # --- listing -----------------------------------------------------------------------------
 
     def list(self) -> AsyncIterator[str]:
+        """Every key in the store, as an async iterator."""
         return self._core.list_prefix("")
 
     def list_prefix(self, prefix: str) -> AsyncIterator[str]:
+        """Every key that starts with ``prefix``, as an async iterator."""
         return self._core.list_prefix(prefix)
 
     def list_dir(self, prefix: str) -> AsyncIterator[str]:
+        """The keys and key prefixes directly under ``prefix`` (one level), as an async iterator."""
         return self._core.list_dir(prefix)
