@@ -141,9 +141,18 @@ def test_chunk_storage_stats(tmp_path: Path) -> None:
     stats = repo.chunk_storage_stats()
     assert stats.native_bytes == on_disk > 0
     assert stats.inlined_bytes == 0 and stats.virtual_bytes == 0
-    assert repo.total_chunks_storage() == on_disk
+    with pytest.warns(DeprecationWarning, match="total_chunks_storage is deprecated"):
+        assert repo.total_chunks_storage() == on_disk
     repo.reset_branch("main", INITIAL)
-    assert repo.total_chunks_storage() == 0
+    with pytest.warns(DeprecationWarning, match="chunk_storage_stats"):
+        assert repo.total_chunks_storage() == 0
+
+
+async def test_total_chunks_storage_async_is_deprecated(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    _commit(repo, "main", 1, "one")
+    with pytest.warns(DeprecationWarning, match="total_chunks_storage_async is deprecated"):
+        assert await repo.total_chunks_storage_async() > 0
 
 
 def test_rewrite_manifests_consolidates_history(tmp_path: Path) -> None:
