@@ -15,6 +15,7 @@ from icechunk._exceptions import (
     BranchMovedError,
     BranchNotFoundError,
     InvalidObjectIdError,
+    LocationNotEmptyError,
     ProtectedBranchError,
     RepositoryAlreadyExistsError,
     RepositoryNotFoundError,
@@ -39,6 +40,26 @@ def test_create_refuses_existing_repository(storage: icechunk.Storage) -> None:
     icechunk.Repository.create(storage)
     with pytest.raises(RepositoryAlreadyExistsError, match="already exists"):
         icechunk.Repository.create(storage)
+
+
+def test_create_refuses_a_folder_holding_other_files(tmp_path: Path) -> None:
+    """A user's folder of data is not a place for a repository: GC would own it."""
+    folder = tmp_path / "my-data"
+    (folder / "chunks").mkdir(parents=True)
+    (folder / "chunks" / "notes.txt").write_text("precious")
+    (folder / "model.nc").write_bytes(b"netcdf")
+    storage = icechunk.local_filesystem_storage(str(folder))
+    for create in (icechunk.Repository.create, icechunk.Repository.open_or_create):
+        with pytest.raises(LocationNotEmptyError, match="not empty") as info:
+            create(storage)
+        assert "empty folder" in str(info.value)
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")) == [
+        "chunks", "chunks/notes.txt", "model.nc"
+    ]
+    assert not icechunk.Repository.exists(storage)
+    # an existing but empty folder is fine
+    (tmp_path / "empty").mkdir()
+    icechunk.Repository.create(icechunk.local_filesystem_storage(str(tmp_path / "empty")))
 
 
 def test_open_missing_repository_is_a_clear_error(tmp_path: Path) -> None:
@@ -182,6 +203,23 @@ def test_diff_between_versions(repo: icechunk.Repository) -> None:
     full = repo.diff(from_snapshot_id=INITIAL, to_branch="main")
     assert full.new_arrays == {"/a", "/b"}
     assert full.new_groups == {"/"}
+    assert repr(diff) == (
+        "Arrays created:\n    /b\n\n"
+        "Group definitions updated:\n    /\n\n"
+        "Groups deleted:\n    /g\n\n"
+        "Chunks updated:\n    /a:\n        [0]\n"
+    )
+    assert str(diff) == repr(diff)
+
+
+def test_diff_repr_lists_ten_chunks_per_array() -> None:
+    chunks = [[i, j] for i in (1, 0) for j in range(6)]
+    diff = icechunk.Diff(updated_chunks={"/x": chunks})
+    lines = repr(diff).splitlines()
+    assert lines[:4] == ["Chunks updated:", "    /x:", "        [0, 0]", "        [0, 1]"]
+    assert lines[-1] == "        ... 2 more"
+    assert len(lines) == 2 + 10 + 1
+    assert repr(icechunk.Diff()) == ""
 
 
 def test_config_persistence(storage: icechunk.Storage) -> None:

@@ -49,6 +49,9 @@ class SnapshotInfo:
         )
 
 
+_SHOWN_CHUNKS = 10  # chunk indices a Diff's repr lists per array
+
+
 @dataclass(frozen=True)
 class Diff:
     """The changes between two versions (or a session's uncommitted changes), by node path."""
@@ -76,19 +79,28 @@ class Diff:
         )
 
     def __repr__(self) -> str:
-        parts = []
-        for name in (
-            "new_groups",
-            "new_arrays",
-            "deleted_groups",
-            "deleted_arrays",
-            "updated_groups",
-            "updated_arrays",
-        ):
-            value = getattr(self, name)
-            if value:
-                parts.append(f"{name.replace('_', ' ').capitalize()}:\n    " + "\n    ".join(sorted(value)))
+        sections = (
+            ("Groups created", self.new_groups),
+            ("Arrays created", self.new_arrays),
+            ("Group definitions updated", self.updated_groups),
+            ("Array definitions updated", self.updated_arrays),
+            ("Groups deleted", self.deleted_groups),
+            ("Arrays deleted", self.deleted_arrays),
+        )
+        out = [
+            f"{title}:\n" + "".join(f"    {path}\n" for path in sorted(paths)) + "\n"
+            for title, paths in sections
+            if paths
+        ]
         if self.updated_chunks:
-            lines = [f"{p}: {len(c)} chunk(s)" for p, c in sorted(self.updated_chunks.items())]
-            parts.append("Chunks updated:\n    " + "\n    ".join(lines))
-        return "\n\n".join(parts) if parts else "<no changes>"
+            out.append("Chunks updated:\n")
+            for path, chunks in sorted(self.updated_chunks.items()):
+                out.append(f"    {path}:\n")
+                out += [f"        [{_join(c)}]\n" for c in sorted(chunks)[:_SHOWN_CHUNKS]]
+                if len(chunks) > _SHOWN_CHUNKS:
+                    out.append(f"        ... {len(chunks) - _SHOWN_CHUNKS} more\n")
+        return "".join(out)
+
+
+def _join(index: list[int]) -> str:
+    return ", ".join(str(int(i)) for i in index)
