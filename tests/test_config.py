@@ -959,3 +959,21 @@ def test_virtual_chunk_container_accepts_the_references_keyword() -> None:
     assert by_reference.store == by_upstream.store == store
     with pytest.raises(TypeError, match="exactly one"):
         icechunk.VirtualChunkContainer("s3://bucket/")
+
+
+def test_storage_default_settings_are_populated() -> None:
+    for storage, request_size in (
+        (icechunk.in_memory_storage(), 1),
+        (icechunk.local_filesystem_storage("/tmp/never-created-by-this-test"), 4096),
+    ):
+        settings = storage.default_settings()
+        assert settings.concurrency is not None and settings.retries is not None
+        assert settings.concurrency.max_concurrent_requests_for_object == 5
+        assert settings.concurrency.ideal_concurrent_request_size == request_size
+        assert settings.retries.max_tries == 1
+        settings.retries.max_tries = 42  # a new object each time: changing it changes nothing
+        assert storage.default_settings().retries.max_tries == 1  # type: ignore[union-attr]
+    s3 = icechunk.s3_storage(bucket="b", prefix="p", region="us-east-1", anonymous=True)
+    settings = s3.default_settings()
+    assert settings.retries is not None and settings.retries.max_tries == 10
+    assert settings.concurrency is not None

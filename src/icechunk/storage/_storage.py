@@ -24,7 +24,16 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from .._config import StorageRetriesSettings, StorageSettings
+from .._config import (
+    DEFAULT_IDEAL_CONCURRENT_REQUEST_SIZE,
+    DEFAULT_INITIAL_BACKOFF_MS,
+    DEFAULT_MAX_BACKOFF_MS,
+    DEFAULT_MAX_CONCURRENT_REQUESTS_FOR_OBJECT,
+    DEFAULT_MAX_TRIES,
+    StorageConcurrencySettings,
+    StorageRetriesSettings,
+    StorageSettings,
+)
 from ._backend import StorageBackend
 from ._cloud import TIGRIS_ENDPOINT, AzureSpec, GcsSpec, HttpSpec, RetrySettings, S3Spec
 from ._local import LocalFilesystemBackend
@@ -70,6 +79,9 @@ class _InMemorySpec(_StorageSpec):
     def describe(self) -> str:
         return f"InMemory(id={self.token})"
 
+    def default_settings(self) -> StorageSettings:
+        return _no_retry_settings(ideal_request_size=1)
+
     build_eagerly = True
 
 
@@ -82,6 +94,9 @@ class _LocalFilesystemSpec(_StorageSpec):
 
     def describe(self) -> str:
         return f"LocalFileSystem(path={self.path!r})"
+
+    def default_settings(self) -> StorageSettings:
+        return _no_retry_settings(ideal_request_size=4 * 1024)
 
 
 @dataclass(frozen=True)
@@ -295,14 +310,45 @@ class Storage:
         return backend
 
     def default_settings(self) -> StorageSettings:
-        """Return the default ``StorageSettings`` for this storage backend."""
-        return StorageSettings()
+        """The settings this storage uses where the repository config sets none.
+
+        Returns
+        -------
+        StorageSettings
+            A new object: concurrency and retries filled in (in-memory and local storage
+            never retry), the rest unset (the engine's defaults apply).
+        """
+        make = getattr(self._spec, "default_settings", None)
+        if make is not None:
+            return make()  # type: ignore[no-any-return]
+        return StorageSettings(
+            concurrency=StorageConcurrencySettings(
+                max_concurrent_requests_for_object=DEFAULT_MAX_CONCURRENT_REQUESTS_FOR_OBJECT,
+                ideal_concurrent_request_size=DEFAULT_IDEAL_CONCURRENT_REQUEST_SIZE,
+            ),
+            retries=StorageRetriesSettings(
+                max_tries=DEFAULT_MAX_TRIES,
+                initial_backoff_ms=DEFAULT_INITIAL_BACKOFF_MS,
+                max_backoff_ms=DEFAULT_MAX_BACKOFF_MS,
+            ),
+        )
 
     def __repr__(self) -> str:
         return f"Storage({self._spec.describe()})"
 
     def __reduce__(self) -> tuple[Callable[..., Storage], tuple[Any, ...]]:
         return (_restore, (self._spec,))
+
+
+def _no_retry_settings(ideal_request_size: int) -> StorageSettings:
+    """Default settings of storage that is never worth retrying (memory, local disk)."""
+    return StorageSettings(
+        concurrency=StorageConcurrencySettings(
+            max_concurrent_requests_for_object=5,
+            ideal_concurrent_request_size=ideal_request_size,
+        ),
+        retries=StorageRetriesSettings(max_tries=1, initial_backoff_ms=0, max_backoff_ms=0),
+    )
 
 
 def _has_retries(spec: _StorageSpec) -> bool:
