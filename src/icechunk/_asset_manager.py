@@ -19,15 +19,18 @@ from ._exceptions import (
     FormatError,
     IcechunkError,
     ObjectNotFoundError,
+    ObjectTruncatedError,
     SnapshotNotFoundError,
     StorageError,
 )
-from ._format.header import FileType, decode_file, encode_file
+from ._format.header import FileType, decode_file, encode_file, file_has_checksum
 from ._format.ids import decode_id, encode_id
 from ._format.manifest import Manifest, decode_manifest, encode_manifest
 from ._format.snapshot import (
     Snapshot,
     SnapshotHeader,
+    check_header,
+    check_snapshot,
     decode_snapshot,
     decode_snapshot_header,
     encode_snapshot,
@@ -50,13 +53,37 @@ TRANSACTIONS = "transactions/"
 CHUNKS = "chunks/"
 
 
-def _decode(raw: bytes, file_type: FileType, decode: Callable[[bytes], V], what: str) -> V:
-    """Check the header, decompress and parse; every FormatError names the object (``what``)."""
-    payload = decode_file(raw, file_type, what=what)
+_DAMAGED = (
+    "The object was damaged in storage (or by a faulty copy); restore it from a backup or "
+    "replica of the repository, or reset the branch to a snapshot that does not need it."
+)
+
+
+def _decode(
+    raw: bytes,
+    file_type: FileType,
+    decode: Callable[[bytes], V],
+    what: str,
+    check: Callable[[V], None] | None = None,
+) -> V:
+    """Check the header, decompress and parse ``raw``: a damaged object is a FormatError.
+
+    Every failure, whatever its origin, is a :class:`FormatError` (or subclass) that names
+    the object (``what``). Files this package writes carry a zstd content checksum, which
+    catches any damaged payload byte; files without one (written by upstream) are also put
+    through ``check``, which cross-checks the decoded value.
+    """
     try:
-        return decode(payload)
+        payload = decode_file(raw, file_type, what=what)
+        value = decode(payload)
+        if check is not None and not file_has_checksum(raw):
+            check(value)
     except FormatError as e:
-        raise type(e)(f"{what}: {e}") from e
+        text = str(e) if str(e).startswith(what) else f"{what}: {e}"
+        raise type(e)(f"{text}. {_DAMAGED}") from e
+    except Exception as e:  # any decoding failure of damaged bytes
+        raise FormatError(f"{what} is corrupt: {type(e).__name__}: {e}. {_DAMAGED}") from e
+    return value
 
 
 def _one(_: object) -> int:
@@ -181,7 +208,9 @@ class AssetManager:
         async def load() -> Snapshot:
             name = encode_id(snapshot_id)
             raw = await self._get_snapshot_bytes(snapshot_id)
-            return _decode(raw, FileType.SNAPSHOT, decode_snapshot, f"snapshot {name}")
+            return _decode(
+                raw, FileType.SNAPSHOT, decode_snapshot, f"snapshot {name}", check_snapshot
+            )
 
         return await self._snapshots.get_or_fetch(snapshot_id, load)
 
@@ -194,7 +223,9 @@ class AssetManager:
         async def load() -> SnapshotHeader:
             name = encode_id(snapshot_id)
             raw = await self._get_snapshot_bytes(snapshot_id)
-            return _decode(raw, FileType.SNAPSHOT, decode_snapshot_header, f"snapshot {name}")
+            return _decode(
+                raw, FileType.SNAPSHOT, decode_snapshot_header, f"snapshot {name}", check_header
+            )
 
         return await self._headers.get_or_fetch(snapshot_id, load)
 
@@ -296,14 +327,36 @@ class AssetManager:
     # --- chunks ------------------------------------------------------------------------------
 
     async def fetch_chunk(self, chunk_id: bytes, byte_range: ByteRange | None = None) -> bytes:
+        """The bytes of chunk object ``chunk_id`` (or of ``byte_range`` of it).
+
+        A bounded range comes from a manifest's offset and length; a read that returns fewer
+        bytes means the object was truncated, which is an error rather than short data.
+
+        Raises
+        ------
+        StorageError
+            The chunk object is missing.
+        ObjectTruncatedError
+            The chunk object ends before the range does.
+        """
         name = encode_id(chunk_id)
+        key = CHUNKS + name
         try:
-            return await self.backend.get(CHUNKS + name, byte_range)
+            data = await self.backend.get(key, byte_range)
         except ObjectNotFoundError:
             raise StorageError(
                 f"chunk {name} is missing from the repository; it may have been garbage "
                 "collected or the repository is damaged"
             ) from None
+        if byte_range is not None and byte_range.end is not None and not byte_range.is_suffix:
+            expected = byte_range.end - byte_range.start
+            if len(data) < expected:
+                raise ObjectTruncatedError(
+                    f"chunk object {key} in {self.backend.describe()} is truncated: the "
+                    f"manifest says bytes {byte_range.start}-{byte_range.end} but only "
+                    f"{len(data)} of those {expected} bytes exist. {_DAMAGED}"
+                )
+        return data
 
     async def write_chunk(self, chunk_id: bytes, data: bytes) -> None:
         await self.backend.put(CHUNKS + encode_id(chunk_id), data, mode=PutMode.OVERWRITE)

@@ -3,6 +3,13 @@
 Layout: 12 bytes magic (UTF-8 of ``ICE🧊CHUNK``), 24 bytes implementation name left-aligned and
 space-padded, 1 byte spec version, 1 byte file type, 1 byte compression (0 none, 1 zstd), then the
 (compressed) flatbuffer.
+
+Integrity: we write every zstd frame with its content checksum (the standard frame flag; the
+last 4 bytes of the frame are the low 32 bits of the XXH64 of the decompressed payload), so a
+damaged byte anywhere in the payload fails decompression with a :class:`FormatError` instead
+of decoding into wrong values. Any zstd decoder, upstream's included, reads and verifies such
+frames. Files written by upstream Icechunk carry no checksum (:func:`file_has_checksum` tells
+them apart); readers validate their contents more closely instead.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ HEADER_SIZE = len(MAGIC) + IMPLEMENTATION_NAME_SIZE + 3
 _SPEC_VERSION_POS = len(MAGIC) + IMPLEMENTATION_NAME_SIZE
 _FILE_TYPE_POS = _SPEC_VERSION_POS + 1
 _COMPRESSION_POS = _SPEC_VERSION_POS + 2
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 class FileType(enum.IntEnum):
@@ -80,7 +88,7 @@ def encode_file(
     bytes
         The complete file.
     """
-    compressor = zstandard.ZstdCompressor(level=compression_level)
+    compressor = zstandard.ZstdCompressor(level=compression_level, write_checksum=True)
     return encode_header(file_type) + compressor.compress(flatbuffer_bytes)
 
 
@@ -118,6 +126,28 @@ def _check_header(data: bytes, expected: FileType, what: str) -> int:
             f"{expected.name.lower().replace('_', ' ')} ({int(expected)}), found {found}"
         )
     return data[_COMPRESSION_POS]
+
+
+def file_has_checksum(data: bytes) -> bool:
+    """Whether a metadata file's payload is a zstd frame that carries a content checksum.
+
+    Parameters
+    ----------
+    data
+        The complete file (header included); its header must have been checked.
+
+    Returns
+    -------
+    bool
+        True for the files this package writes; False for uncompressed payloads and for
+        files written by upstream Icechunk 1.1 (whose frames have no checksum).
+    """
+    if len(data) <= HEADER_SIZE or data[_COMPRESSION_POS] != Compression.ZSTD:
+        return False
+    try:
+        return bool(zstandard.get_frame_parameters(data[HEADER_SIZE:]).has_checksum)
+    except zstandard.ZstdError:
+        return False
 
 
 def _decompress_zstd(payload: bytes | memoryview, what: str) -> bytes:
@@ -162,6 +192,11 @@ def decode_file(data: bytes, expected: FileType, *, what: str) -> bytes:
     compression = _check_header(data, expected, what)
     payload = memoryview(data)[HEADER_SIZE:]
     if compression == Compression.NONE:
+        if bytes(payload[: len(_ZSTD_MAGIC)]) == _ZSTD_MAGIC:
+            raise InvalidHeaderError(
+                f"{what} is corrupt: its header says the payload is uncompressed but it is a "
+                "zstd frame (a damaged compression byte)"
+            )
         return bytes(payload)
     if compression == Compression.ZSTD:
         return _decompress_zstd(payload, what)
