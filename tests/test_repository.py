@@ -140,7 +140,7 @@ def test_create_branch_on_missing_snapshot_fails(repo: icechunk.Repository) -> N
 def test_reset_branch_with_safety_check(repo: icechunk.Repository) -> None:
     one = _commit_array(repo, "main", 1.0, "one")
     two = _commit_array(repo, "main", 2.0, "two")
-    with pytest.raises(BranchMovedError):
+    with pytest.raises(BranchMovedError, match="^branch update conflict: .* look it up again"):
         repo.reset_branch("main", one, from_snapshot_id=one)
     assert repo.lookup_branch("main") == two
     repo.reset_branch("main", one, from_snapshot_id=two)
@@ -163,12 +163,22 @@ def test_tags_are_immutable_and_never_recreated(repo: icechunk.Repository) -> No
     np.testing.assert_array_equal(arr[:], 1.0)
     repo.delete_tag("v1")
     assert repo.list_tags() == set()
-    with pytest.raises(TagNotFoundError):
+    with pytest.raises(TagNotFoundError, match="^ref not found: tag 'v1' was deleted"):
         repo.lookup_tag("v1")
     with pytest.raises(TagAlreadyExistsError, match="never be re-created"):
         repo.create_tag("v1", snapshot_id=two)
-    with pytest.raises(TagNotFoundError):
+    with pytest.raises(TagNotFoundError, match="^ref not found"):
         repo.delete_tag("never-existed")
+
+
+def test_dot_names_are_valid_refs(repo: icechunk.Repository) -> None:
+    """Upstream only refuses '/' in ref names; '.' and '..' are ordinary names."""
+    for name in (".", ".."):
+        repo.create_branch(name, INITIAL)
+        repo.create_tag(name, INITIAL)
+        assert repo.lookup_branch(name) == repo.lookup_tag(name) == INITIAL
+    assert repo.list_branches() == {"main", ".", ".."}
+    assert repo.list_tags() == {".", ".."}
 
 
 def test_readonly_session_by_snapshot_and_as_of(repo: icechunk.Repository) -> None:

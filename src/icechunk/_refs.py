@@ -45,10 +45,10 @@ class RefValue:
 
 def validate_ref_name(name: str, kind: str) -> None:
     """Raise InvalidRefNameError unless ``name`` can be stored as a ref."""
-    if not isinstance(name, str) or not name or not _VALID_NAME.match(name) or name in {".", ".."}:
+    if not isinstance(name, str) or not name or not _VALID_NAME.match(name):
         raise InvalidRefNameError(
-            f"invalid {kind} name {name!r}: use a non-empty name without '/', '\\' or control "
-            "characters"
+            f"invalid ref name {name!r}: a {kind} name must be non-empty, without '/', '\\' or "
+            "control characters"
         )
 
 
@@ -80,7 +80,7 @@ async def read_branch(backend: StorageBackend, name: str) -> RefValue:
     try:
         obj = await backend.get_versioned(branch_key(name))
     except ObjectNotFoundError:
-        raise BranchNotFoundError(f"branch {name!r} does not exist") from None
+        raise BranchNotFoundError(f"ref not found: branch {name!r} does not exist") from None
     return RefValue(decode_ref(obj.data, f"ref of branch {name!r}"), obj.version)
 
 
@@ -89,9 +89,9 @@ async def read_tag(backend: StorageBackend, name: str) -> bytes:
     try:
         data = await backend.get(tag_key(name))
     except ObjectNotFoundError:
-        raise TagNotFoundError(f"tag {name!r} does not exist") from None
+        raise TagNotFoundError(f"ref not found: tag {name!r} does not exist") from None
     if await backend.exists(tag_tombstone_key(name)):
-        raise TagNotFoundError(f"tag {name!r} was deleted")
+        raise TagNotFoundError(f"ref not found: tag {name!r} was deleted")
     return decode_ref(data, f"ref of tag {name!r}")
 
 
@@ -139,7 +139,7 @@ async def delete_tag(backend: StorageBackend, name: str) -> None:
     try:
         await backend.put(tag_tombstone_key(name), b"", mode=PutMode.CREATE)
     except PreconditionFailedError:
-        raise TagNotFoundError(f"tag {name!r} was deleted") from None
+        raise TagNotFoundError(f"ref not found: tag {name!r} was deleted") from None
 
 
 async def list_refs(backend: StorageBackend) -> tuple[set[str], set[str]]:

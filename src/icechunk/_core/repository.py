@@ -144,14 +144,16 @@ class RepositoryCore:
         current = await _refs.read_branch(self.backend, name)
         if from_snapshot_id is not None and current.snapshot_id != from_snapshot_id:
             raise BranchMovedError(
-                f"branch {name!r} points to {encode_id(current.snapshot_id)}, not "
-                f"{encode_id(from_snapshot_id)} as the reset expected; look it up again and retry"
+                f"branch update conflict: branch {name!r} points to "
+                f"{encode_id(current.snapshot_id)}, not {encode_id(from_snapshot_id)} as the reset "
+                "expected; look it up again and retry"
             )
         try:
             await _refs.update_branch(self.backend, name, snapshot_id, current.version)
         except PreconditionFailedError:
             raise BranchMovedError(
-                f"branch {name!r} moved while it was being reset; look it up again and retry"
+                f"branch update conflict: branch {name!r} moved while it was being reset; look it "
+                "up again and retry"
             ) from None
 
     async def create_tag(self, name: str, snapshot_id: bytes) -> None:
