@@ -30,9 +30,9 @@ if TYPE_CHECKING:
 __all__ = ["IcechunkStore"]
 
 _READ_ONLY_MESSAGE = (
-    "store was opened in read-only mode and does not support writing: this session is read-only "
-    "(a read-only session, or a session that already committed); create a writable session "
-    "with repo.writable_session(branch)"
+    "cannot write to read-only store (store was opened in read-only mode and does not support "
+    "writing): this session is read-only (a read-only session, or a session that already "
+    "committed); create a writable session with repo.writable_session(branch)"
 )
 
 
