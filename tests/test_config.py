@@ -24,6 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import icechunk as ic
 from icechunk import _config as C
 from icechunk import credentials as CR
 from icechunk._exceptions import ConfigError
@@ -963,8 +964,8 @@ def test_virtual_chunk_container_accepts_the_references_keyword() -> None:
 
 def test_storage_default_settings_are_populated() -> None:
     for storage, request_size in (
-        (icechunk.in_memory_storage(), 1),
-        (icechunk.local_filesystem_storage("/tmp/never-created-by-this-test"), 4096),
+        (ic.in_memory_storage(), 1),
+        (ic.local_filesystem_storage("/tmp/never-created-by-this-test"), 4096),
     ):
         settings = storage.default_settings()
         assert settings.concurrency is not None and settings.retries is not None
@@ -973,7 +974,35 @@ def test_storage_default_settings_are_populated() -> None:
         assert settings.retries.max_tries == 1
         settings.retries.max_tries = 42  # a new object each time: changing it changes nothing
         assert storage.default_settings().retries.max_tries == 1  # type: ignore[union-attr]
-    s3 = icechunk.s3_storage(bucket="b", prefix="p", region="us-east-1", anonymous=True)
+    s3 = ic.s3_storage(bucket="b", prefix="p", region="us-east-1", anonymous=True)
     settings = s3.default_settings()
     assert settings.retries is not None and settings.retries.max_tries == 10
     assert settings.concurrency is not None
+
+
+def test_reprs_print_upstreams_fields_in_its_order() -> None:
+    config = ic.RepositoryConfig.default()
+    assert repr(config) == (
+        "RepositoryConfig(inline_chunk_threshold_bytes=None, get_partial_values_concurrency=None, "
+        "compression=None, caching=None, storage=None, manifest=None)"
+    )
+    config.caching = ic.CachingConfig(num_chunk_refs=8)
+    config.storage = ic.StorageSettings(
+        retries=ic.StorageRetriesSettings(max_tries=3), storage_class="STANDARD_IA"
+    )
+    config.max_concurrent_requests = 10  # not printed by upstream: follows, since it is set
+    assert repr(config) == (
+        "RepositoryConfig(inline_chunk_threshold_bytes=None, get_partial_values_concurrency=None, "
+        "compression=None, caching=CachingConfig(num_snapshot_nodes=None, num_chunk_refs=8, "
+        "num_transaction_changes=None, num_bytes_attributes=None, num_bytes_chunks=None), "
+        "storage=StorageSettings(concurrency=None, retries=StorageRetriesSettings(max_tries=3, "
+        "initial_backoff_ms=None, max_backoff_ms=None), unsafe_use_conditional_create=None, "
+        "unsafe_use_conditional_update=None, unsafe_use_metadata=None, "
+        'storage_class="STANDARD_IA", metadata_storage_class=None, chunks_storage_class=None), '
+        "manifest=None, max_concurrent_requests=10)"
+    )
+
+
+def test_caching_config_default_is_all_unset() -> None:
+    assert ic.CachingConfig.default() == ic.CachingConfig()
+    assert ic.CachingConfig.default().num_chunk_refs is None

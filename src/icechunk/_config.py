@@ -92,6 +92,18 @@ DEFAULT_S3_NETWORK_STREAM_TIMEOUT_SECONDS = 60
 _u8, _u16, _u32, _u64 = uint(8), uint(16), uint(32), uint(64)
 
 
+def _repr_value(value: Any) -> str:
+    return f'"{value}"' if isinstance(value, str) else repr(value)
+
+
+def _upstream_repr(record: Record, shown: tuple[str, ...]) -> str:
+    """``Name(field=value, ...)`` with upstream's fields in its order, strings double-quoted;
+    fields upstream does not print follow, when set."""
+    extra = [f for f in record._field_names() if f not in shown and getattr(record, f) is not None]
+    inner = ", ".join(f"{f}={_repr_value(getattr(record, f))}" for f in (*shown, *extra))
+    return f"{type(record).__name__}({inner})"
+
+
 # --- compression ------------------------------------------------------------------------------
 
 
@@ -206,6 +218,16 @@ class CachingConfig(Record):
         self.num_transaction_changes = num_transaction_changes
         self.num_bytes_attributes = num_bytes_attributes
         self.num_bytes_chunks = num_bytes_chunks
+
+    @staticmethod
+    def default() -> CachingConfig:
+        """The default caching configuration (all fields unset: built-in sizes apply).
+
+        Returns
+        -------
+        CachingConfig
+        """
+        return CachingConfig()
 
 
 # --- storage settings -------------------------------------------------------------------------
@@ -352,6 +374,21 @@ class StorageSettings(Record):
         self.metadata_storage_class = metadata_storage_class
         self.chunks_storage_class = chunks_storage_class
         self.minimum_size_for_multipart_upload = minimum_size_for_multipart_upload
+
+    def __repr__(self) -> str:
+        return _upstream_repr(
+            self,
+            (
+                "concurrency",
+                "retries",
+                "unsafe_use_conditional_create",
+                "unsafe_use_conditional_update",
+                "unsafe_use_metadata",
+                "storage_class",
+                "metadata_storage_class",
+                "chunks_storage_class",
+            ),
+        )
 
 
 # --- manifest preload -------------------------------------------------------------------------
@@ -1808,8 +1845,17 @@ class RepositoryConfig(Record):
         return out
 
     def __repr__(self) -> str:
-        inner = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._field_names())
-        return f"RepositoryConfig({inner})"
+        return _upstream_repr(
+            self,
+            (
+                "inline_chunk_threshold_bytes",
+                "get_partial_values_concurrency",
+                "compression",
+                "caching",
+                "storage",
+                "manifest",
+            ),
+        )
 
     # --- effective values for the engine --------------------------------------------------
 
