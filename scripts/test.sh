@@ -6,7 +6,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test]"
+.venv/bin/python -m pip install -q -e ".[test,docs]"
 # Azurite (npm) serves Azure Blob Storage for tests/storage/test_azure.py.
 if [ ! -x .cache/node/node_modules/.bin/azurite-blob ] && command -v npm >/dev/null; then
     npm install --prefix .cache/node --no-audit --no-fund --loglevel=error azurite@3
