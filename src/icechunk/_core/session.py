@@ -342,7 +342,7 @@ class SessionCore:
             )
 
     def discard_changes(self) -> None:
-        self._require_writable()
+        # a read-only session has nothing to discard: a no-op, as upstream
         self.change_set = ChangeSet()
         self._nodes = None
         self._encodings.clear()
