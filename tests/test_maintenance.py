@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from pathlib import Path
 
@@ -195,3 +196,34 @@ def test_allow_pickling_points_to_fork(tmp_path: Path) -> None:
     session = _repo(tmp_path).writable_session("main")
     with pytest.raises(RuntimeError, match="fork"):
         session.allow_pickling()
+
+
+def test_gc_deletes_only_repository_object_names(tmp_path: Path) -> None:
+    """Files that are not repository objects are never deleted, wherever they sit."""
+    repo = _repo(tmp_path)
+    _commit(repo, "main", 1, "first")
+    repo.reset_branch("main", INITIAL)  # the first commit becomes unreachable
+    _commit(repo, "main", 2, "second")
+    root = tmp_path / "repo"
+    foreign = [
+        "chunks/notes.txt",
+        "chunks/README",
+        "chunks/sub/data.nc",
+        "manifests/backup-0001",
+        "snapshots/" + "X" * 19,  # one character short of an id
+        "transactions/not-an-id",
+    ]
+    long_ago = time.time() - 10 * 24 * 3600
+    for name in foreign:
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"the user's own file")
+        os.utime(path, (long_ago, long_ago))
+
+    summary = repo.garbage_collect(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5))
+    assert summary.chunks_deleted == 2  # the first commit's chunks
+    for name in foreign:
+        assert (root / name).read_bytes() == b"the user's own file", name
+    np.testing.assert_array_equal(
+        zarr.open_array(repo.readonly_session("main").store, path="a")[:], np.arange(4) + 200
+    )

@@ -83,6 +83,10 @@ class RepositoryAlreadyExistsError(IcechunkError):
     """``Repository.create`` was called on a location that already holds a repository."""
 
 
+class LocationNotEmptyError(IcechunkError):
+    """A repository was to be created in a location that already holds other objects."""
+
+
 class RefNotFoundError(IcechunkError, KeyError):
     """A branch or tag does not exist."""
 

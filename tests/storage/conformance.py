@@ -278,6 +278,17 @@ class StorageBackendTests:
         assert await collect(backend) == {}
         assert await collect(backend, "nothing/") == {}
 
+    async def test_repository_refuses_a_non_empty_location(self, backend: StorageBackend) -> None:
+        """A repository is created only where nothing is: GC would treat other files as its own."""
+        from icechunk._core.repository import EngineSettings, RepositoryCore
+        from icechunk._exceptions import LocationNotEmptyError
+
+        await backend.put("chunks/user-notes.txt", b"precious")
+        with pytest.raises(LocationNotEmptyError, match="not empty"):
+            await RepositoryCore(backend, EngineSettings()).initialize(None)
+        assert set(await collect(backend)) == {"chunks/user-notes.txt"}  # nothing written
+        assert await backend.get("chunks/user-notes.txt") == b"precious"
+
     async def test_list_all_and_prefixes(self, backend: StorageBackend) -> None:
         keys = {
             "config.yaml": b"c",

@@ -14,6 +14,7 @@ from .._virtual import VirtualChunkResolver
 from .._exceptions import (
     BranchMovedError,
     IcechunkError,
+    LocationNotEmptyError,
     ObjectNotFoundError,
     PreconditionFailedError,
     ProtectedBranchError,
@@ -74,6 +75,7 @@ class RepositoryCore:
                 f"a repository already exists at {self.backend.describe()}; use "
                 "Repository.open (or open_or_create) instead"
             )
+        await self._ensure_empty()
         initial = Snapshot(
             snapshot_id=INITIAL_SNAPSHOT_ID,
             parent_id=None,
@@ -94,6 +96,17 @@ class RepositoryCore:
             raise RepositoryAlreadyExistsError(
                 f"a repository was created concurrently at {self.backend.describe()}"
             ) from None
+
+    async def _ensure_empty(self) -> None:
+        """Refuse a location that holds anything: a repository owns everything under its root
+        (garbage collection deletes what it does not reach)."""
+        async for info in self.backend.list(""):
+            raise LocationNotEmptyError(
+                f"cannot create a repository at {self.backend.describe()}: the location is not "
+                f"empty (it holds {info.key!r}, and maybe more). A repository must own its "
+                "location: choose an empty folder or prefix (or a new sub-folder), or move the "
+                "files away first"
+            )
 
     async def ensure_exists(self) -> None:
         _log.debug("Opening Repository at %s", self.backend.describe())

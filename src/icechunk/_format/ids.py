@@ -40,6 +40,15 @@ def decode_id(text: str, size: int = ID12_SIZE) -> bytes:
     return base64.b32decode(padded)
 
 
+def is_object_id(text: str, size: int = ID12_SIZE) -> bool:
+    """Whether ``text`` is a valid encoded id of ``size`` bytes (the name of a repository object)."""
+    try:
+        decode_id(text, size)
+    except InvalidObjectIdError:
+        return False
+    return True
+
+
 def new_id12() -> bytes:
     """A fresh random 12-byte id (snapshots, manifests, chunks)."""
     return os.urandom(ID12_SIZE)

@@ -3,7 +3,9 @@
 Everything reachable from a branch or tag is marked: snapshots in their ancestries, those
 snapshots' transaction logs and manifests, and the native chunks the manifests point to.
 Unmarked objects older than the cutoff are deleted: snapshots first, chunks last, so that an
-interrupted run never leaves a reachable snapshot pointing at deleted data.
+interrupted run never leaves a reachable snapshot pointing at deleted data. Only keys that are
+repository object names (a valid id under its prefix) are ever deleted: anything else found
+there is not ours.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._asset_manager import CHUNKS, MANIFESTS, SNAPSHOTS, TRANSACTIONS, AssetManager
-from .._format.ids import INITIAL_SNAPSHOT_ID, decode_id, encode_id
+from .._format.ids import INITIAL_SNAPSHOT_ID, decode_id, encode_id, is_object_id
 from .._format.manifest import RefKind
 from ._walk import history, ref_tips
 
@@ -79,7 +81,7 @@ async def garbage_collect(
         async for info in assets.backend.list(prefix):
             name = info.key[len(prefix) :]
             modified = int(info.last_modified.timestamp() * 1_000_000)
-            if name not in live and "/" not in name and modified < older_than_micros:
+            if name not in live and is_object_id(name) and modified < older_than_micros:
                 doomed.append(info.key)
                 total_bytes += info.size
         if doomed and not dry_run:
