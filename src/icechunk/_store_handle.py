@@ -47,10 +47,18 @@ class StoreHandle:
     def __init__(self, store: IcechunkStore):
         self._outer = store
 
-    async def get(self, key: str, byte_range: ByteRangeTuple | None = None) -> bytes | None:
-        """The bytes under ``key`` (or a range of them); None when nothing is there."""
+    async def get(self, key: str, byte_range: ByteRangeTuple | None = None) -> bytes:
+        """The bytes under ``key`` (or a range of them).
+
+        Raises
+        ------
+        KeyError
+            Nothing is stored under ``key`` (as upstream's handle).
+        """
         buffer = await self._outer.get(key, default_buffer_prototype(), byte_request(byte_range))
-        return None if buffer is None else buffer.to_bytes()
+        if buffer is None:
+            raise KeyError(key)
+        return buffer.to_bytes()
 
     async def get_partial_values(
         self, key_ranges: Iterable[tuple[str, ByteRangeTuple | None]]

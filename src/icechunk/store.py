@@ -93,6 +93,15 @@ class IcechunkStore(Store, SyncMixin):
         super().__init__(read_only=core_session.read_only if read_only is None else read_only)
         self._session = session
         self._core = StoreCore(core_session)
+        self._is_open = True  # a session's store is ready to use
+
+    @classmethod
+    async def open(cls, *args: Any, **kwargs: Any) -> IcechunkStore:
+        """zarr's way to make and open a store: ``await IcechunkStore.open(session)``."""
+        store = cls(*args, **kwargs)
+        store._is_open = False
+        await store._open()
+        return store
 
     # --- identity, pickling ------------------------------------------------------------------
 
@@ -131,8 +140,13 @@ class IcechunkStore(Store, SyncMixin):
         return self._read_only or self._core.session.read_only
 
     def with_read_only(self, read_only: bool = False) -> IcechunkStore:
-        """A store over the same session, read-only if asked (a read-only session stays so)."""
-        return IcechunkStore(self._session, read_only=read_only or self._core.session.read_only)
+        """A store over the same session, read-only if asked (a read-only session stays so).
+
+        The new store is not open yet (zarr opens it on first use), as upstream's.
+        """
+        store = IcechunkStore(self._session, read_only=read_only or self._core.session.read_only)
+        store._is_open = False
+        return store
 
     def _check_writable(self) -> None:
         if self.read_only:
@@ -374,29 +388,6 @@ class IcechunkStore(Store, SyncMixin):
                 node, index, _virtual_chunk(spec.location, spec.offset, spec.length, checksum)
             )
         return failed or None
-
-    # --- zarr's optional blocking protocol ---------------------------------------------------
-
-    def get_sync(
-        self,
-        key: str,
-        *,
-        prototype: BufferPrototype | None = None,
-        byte_range: ByteRequest | None = None,
-    ) -> Buffer | None:
-        """Blocking version of :meth:`get`."""
-        from zarr.core.buffer import default_buffer_prototype
-
-        proto = prototype or default_buffer_prototype()
-        return sync(self.get(key, proto, byte_range), method="IcechunkStore.get_sync")
-
-    def set_sync(self, key: str, value: Buffer) -> None:
-        """Blocking version of :meth:`set`."""
-        sync(self.set(key, value), method="IcechunkStore.set_sync")
-
-    def delete_sync(self, key: str) -> None:
-        """Blocking version of :meth:`delete`."""
-        sync(self.delete(key), method="IcechunkStore.delete_sync")
 
     # --- listing -----------------------------------------------------------------------------
 

@@ -64,6 +64,16 @@ def could_exist(key: str) -> bool:
     return last == METADATA or last in V2_METADATA or _CHUNK_TAIL.fullmatch(last) is not None
 
 
+def _require_possible(key: str) -> None:
+    """InvalidKeyError unless ``key`` is a valid key that :func:`could_exist`."""
+    _validate_key(key)
+    if not could_exist(key):
+        raise InvalidKeyError(
+            f"invalid key {key!r}: an Icechunk store holds only Zarr metadata "
+            "(.../zarr.json) and chunk keys (.../c/0/1), so this key can never exist"
+        )
+
+
 def prefix_matches(key: str, prefix: str) -> bool:
     """Whether ``key`` is below the path ``prefix`` (``""`` and ``"/"`` are the root).
 
@@ -122,12 +132,7 @@ class StoreCore:
         return await self.session.read_chunk(payload)
 
     async def exists(self, key: str) -> bool:
-        _validate_key(key)
-        if not could_exist(key):
-            raise InvalidKeyError(
-                f"invalid key {key!r}: an Icechunk store holds only Zarr metadata "
-                "(.../zarr.json) and chunk keys (.../c/0/1), so this key can never exist"
-            )
+        _require_possible(key)
         resolved = await self.resolve(key)
         if resolved is None:
             return False
@@ -212,6 +217,7 @@ class StoreCore:
             yield name
 
     async def getsize(self, key: str) -> int | None:
+        _require_possible(key)
         resolved = await self.resolve(key)
         if isinstance(resolved, MetadataKey):
             node = await self.session.get_node(resolved.path)
