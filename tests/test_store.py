@@ -77,6 +77,12 @@ class TestIcechunkStore(StoreTests[IcechunkStore, cpu.Buffer]):
     def store_kwargs(self) -> dict[str, Any]:
         return {"session": _writable_session()}
 
+    @pytest.fixture
+    def store_not_open(self, store_kwargs: dict[str, Any]) -> IcechunkStore:
+        store = IcechunkStore(**store_kwargs)  # made directly, a store is open; zarr's suite
+        store._is_open = False  # wants one that is not
+        return store
+
     def test_store_repr(self, store: IcechunkStore) -> None:
         assert "IcechunkStore" in repr(store) and "branch='main'" in repr(store)
 
@@ -265,38 +271,12 @@ class TestIcechunkStore(StoreTests[IcechunkStore, cpu.Buffer]):
         await store.set_if_not_exists("c/1", self.buffer_cls.from_bytes(b"1111"))
         assert (await self.get(store, "c/1")).to_bytes() == b"1111"  # type: ignore[union-attr]
 
-    # --- zarr's blocking protocol, with Zarr content ----------------------------------------
-
-    def test_get_sync(self, store: IcechunkStore) -> None:
-        from icechunk._sync import sync
-
-        sync(store.set("zarr.json", self.buffer_cls.from_bytes(GROUP)))
-        observed = store.get_sync("zarr.json", prototype=default_buffer_prototype())
-        assert observed is not None and observed.to_bytes() == GROUP
-        assert store.get_sync("missing/zarr.json") is None
-
-    def test_get_sync_missing(self, store: IcechunkStore) -> None:
-        assert store.get_sync("nonexistent/zarr.json") is None
-
-    def test_set_sync(self, store: IcechunkStore) -> None:
-        store.set_sync("zarr.json", self.buffer_cls.from_bytes(GROUP))
-        observed = store.get_sync("zarr.json")
-        assert observed is not None and observed.to_bytes() == GROUP
-
-    def test_delete_sync(self, store: IcechunkStore) -> None:
-        store.set_sync("a/zarr.json", self.buffer_cls.from_bytes(GROUP))
-        store.delete_sync("a/zarr.json")
-        assert store.get_sync("a/zarr.json") is None
-
-    def test_delete_sync_missing(self, store: IcechunkStore) -> None:
-        store.delete_sync("nonexistent/zarr.json")
-
     def test_get_bytes_sync(self, store: IcechunkStore) -> None:
-        store.set_sync("zarr.json", self.buffer_cls.from_bytes(GROUP))
+        store._sync(store.set("zarr.json", self.buffer_cls.from_bytes(GROUP)))
         assert store._get_bytes_sync("zarr.json", prototype=default_buffer_prototype()) == GROUP
 
     def test_get_json_sync(self, store: IcechunkStore) -> None:
-        store.set_sync("zarr.json", self.buffer_cls.from_bytes(GROUP))
+        store._sync(store.set("zarr.json", self.buffer_cls.from_bytes(GROUP)))
         assert store._get_json_sync("zarr.json", prototype=default_buffer_prototype()) == json.loads(GROUP)
 
     async def test_get_bytes(self, store: IcechunkStore) -> None:
@@ -413,8 +393,33 @@ async def test_bytes_handle_reads_and_writes_bytes() -> None:
     assert await handle.get("c/1", (1, 3)) == b"bc"
     assert await handle.get("c/1", (2, None)) == b"cd"
     assert await handle.get("c/1", (None, 1)) == b"d"
-    assert await handle.get("c/2") is None
+    with pytest.raises(KeyError):
+        await handle.get("c/2")
     assert await handle.exists("c/1") and not await handle.exists("c/2")
     assert sorted([k async for k in handle.list_prefix("")]) == ["c/1", "zarr.json"]
     await handle.delete("c/1")
-    assert await handle.get("c/1") is None
+    assert not await handle.exists("c/1")
+
+
+async def test_getsize_of_a_key_that_can_never_exist_is_an_icechunk_error() -> None:
+    store = _writable_session().store
+    with pytest.raises(InvalidKeyError, match="can never exist"):
+        await store.getsize("not-a-real-key")
+    with pytest.raises(FileNotFoundError):
+        await store.getsize("a/zarr.json")
+
+
+def test_a_sessions_store_is_open_and_with_read_only_gives_an_unopened_store() -> None:
+    store = _writable_session().store
+    assert store._is_open
+    other = store.with_read_only(read_only=False)
+    assert not other._is_open and not other.read_only
+    assert store.with_read_only(read_only=True).read_only
+
+
+def test_store_does_not_offer_zarrs_blocking_protocol() -> None:
+    """As upstream's store: zarr reads and writes through the async methods."""
+    from zarr.abc.store import SupportsDeleteSync, SupportsGetSync, SupportsSetSync
+
+    store = _writable_session().store
+    assert not isinstance(store, SupportsGetSync | SupportsSetSync | SupportsDeleteSync)
