@@ -41,6 +41,7 @@ from icechunk.storage._gcs import GcsJsonBackend, _TokenCache
 from icechunk.storage._object_store import ObjectStoreBackend
 
 from .conformance import StorageBackendTests, collect
+from .fault_proxy import fault_proxy
 
 FAST_RETRIES = RetrySettings(max_tries=2, initial_backoff_ms=10, max_backoff_ms=100)
 
@@ -355,3 +356,36 @@ def test_repository_retry_settings_reach_the_backend(gcs_endpoint: str, bucket: 
     assert reopened._core.backend._retries.max_tries == 3  # persisted config
     read = zarr.open_array(reopened.readonly_session("main").store, path="a", mode="r")
     assert np.array_equal(np.asarray(read[:]), np.arange(4))
+
+
+def _conditional_upload(method: str, target: str, headers: dict[str, str]) -> bool:
+    return method == "POST" and "ifGenerationMatch" in target
+
+
+async def test_conditional_upload_reset_before_reaching_the_server_is_retried(
+    gcs_endpoint: str, bucket: str
+) -> None:
+    retries = RetrySettings(max_tries=3, initial_backoff_ms=10, max_backoff_ms=50)
+    with fault_proxy(gcs_endpoint) as proxy:
+        spec = dataclasses.replace(make_spec(proxy.url, bucket), retries=retries)
+        backend = spec.make_backend()
+        assert isinstance(backend, GcsJsonBackend)
+        proxy.reset(_conditional_upload, times=1)
+        created = await backend.put("refs/tag.t/ref.json", b"x", mode=PutMode.CREATE)
+        assert len(proxy.resets) == 1
+        assert (await backend.get_versioned("refs/tag.t/ref.json")).version == created
+
+        base = await backend.put("refs/branch.main/ref.json", b"a")
+        proxy.reset(_conditional_upload, times=2)
+        updated = await backend.put("refs/branch.main/ref.json", b"b", if_match=base)
+        assert len(proxy.resets) == 3
+        assert (await backend.get_versioned("refs/branch.main/ref.json")).version == updated
+
+        proxy.reset(_conditional_upload, times=50)  # every try is reset: it never lands
+        with pytest.raises(StorageError, match="did not land"):
+            await backend.put("refs/branch.main/ref.json", b"c", if_match=updated)
+        assert await backend.get("refs/branch.main/ref.json") == b"b"
+
+        proxy.reset(_conditional_upload, times=1)  # a real conflict stays a conflict
+        with pytest.raises(PreconditionFailedError):
+            await backend.put("refs/branch.main/ref.json", b"d", if_match=base)

@@ -7,6 +7,7 @@ except under ``CI=true`` where a missing server is a failure.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import pickle
@@ -19,11 +20,12 @@ import pytest
 from icechunk._exceptions import PreconditionFailedError, StorageError
 from icechunk.credentials import s3_static_credentials
 from icechunk.storage import s3_storage
-from icechunk.storage._backend import PutMode, StorageBackend
+from icechunk.storage._backend import PutMode, StorageBackend, VersionedObject
 from icechunk.storage._cloud import RetrySettings, S3Spec
 from icechunk.storage._object_store import ObjectStoreBackend
 
 from .conformance import StorageBackendTests, collect
+from .fault_proxy import fault_proxy
 
 REGION = "us-east-1"
 FAST_RETRIES = RetrySettings(max_tries=2, initial_backoff_ms=10, max_backoff_ms=100)
@@ -176,3 +178,69 @@ def test_s3_storage_refreshable_credentials(moto_endpoint: str, bucket: str) -> 
     assert FETCHES  # the function was used
     copy = pickle.loads(pickle.dumps(storage))
     assert asyncio.run(copy._backend().get("k")) == b"v"
+
+
+# --- a conditional put reset before it reached the server is sent again ---------------------
+
+
+def _conditional_put(method: str, target: str, headers: dict[str, str]) -> bool:
+    return method == "PUT" and ("if-none-match" in headers or "if-match" in headers)
+
+
+async def test_conditional_put_reset_before_reaching_the_server_is_retried(
+    moto_endpoint: str, bucket: str
+) -> None:
+    retries = RetrySettings(max_tries=3, initial_backoff_ms=10, max_backoff_ms=50)
+    with fault_proxy(moto_endpoint) as proxy:
+        spec = dataclasses.replace(make_spec(proxy.url, bucket), retries=retries)
+        backend = spec.make_backend()
+        proxy.reset(_conditional_put, times=1)
+        created = await backend.put("refs/tag.t/ref.json", b"x", mode=PutMode.CREATE)
+        assert len(proxy.resets) == 1
+        assert (await backend.get_versioned("refs/tag.t/ref.json")).version == created
+
+        base = await backend.put("refs/branch.main/ref.json", b"a")
+        proxy.reset(_conditional_put, times=2)  # within the 3 tries
+        updated = await backend.put("refs/branch.main/ref.json", b"b", if_match=base)
+        assert len(proxy.resets) == 3
+        assert await backend.get_versioned("refs/branch.main/ref.json") == VersionedObject(
+            b"b", updated
+        )
+
+        proxy.reset(_conditional_put, times=3)  # every try is reset: it never lands
+        with pytest.raises(StorageError, match="did not land"):
+            await backend.put("refs/branch.main/ref.json", b"c", if_match=updated)
+        assert await backend.get("refs/branch.main/ref.json") == b"b"
+
+        proxy.reset(_conditional_put, times=1)  # a real conflict stays a conflict
+        with pytest.raises(PreconditionFailedError):
+            await backend.put("refs/branch.main/ref.json", b"d", if_match=base)
+
+
+def test_commit_survives_a_reset_ref_update(moto_endpoint: str, bucket: str) -> None:
+    import numpy as np
+    import zarr
+
+    import icechunk
+
+    with fault_proxy(moto_endpoint) as proxy:
+        storage = s3_storage(
+            bucket=bucket,
+            prefix="reset",
+            region=REGION,
+            endpoint_url=proxy.url,
+            allow_http=True,
+            access_key_id="testing",
+            secret_access_key="testing",
+        )
+        repo = icechunk.Repository.create(storage)
+        session = repo.writable_session("main")
+        zarr.create_array(session.store, name="x", shape=(4,), dtype="i4")[:] = 7
+        proxy.reset(
+            lambda m, t, h: _conditional_put(m, t, h) and "ref.json" in t, times=1
+        )
+        snapshot = session.commit("through a reset")
+        assert proxy.resets and "refs/branch.main/ref.json" in proxy.resets[0]
+        assert repo.lookup_branch("main") == snapshot
+        read = zarr.open_array(repo.readonly_session("main").store, path="x", mode="r")
+        np.testing.assert_array_equal(read[:], 7)

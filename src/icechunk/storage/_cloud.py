@@ -21,7 +21,8 @@ from ..credentials import (
     S3StaticCredentials,
 )
 from ._backend import StorageBackend
-from ._gcs import GCS_ENDPOINT, GcsJsonBackend, GcsRetryPolicy, StaticToken
+from ._conditional import RetryPolicy
+from ._gcs import GCS_ENDPOINT, GcsJsonBackend, StaticToken
 from ._object_store import ObjectStoreBackend, build_store
 
 TIGRIS_ENDPOINT = "https://fly.storage.tigris.dev"
@@ -51,9 +52,11 @@ class RetrySettings:
             "retry_timeout": timedelta(minutes=3),
         }
 
-    def to_gcs(self) -> GcsRetryPolicy:
-        """The same settings for the GCS JSON-API backend (obstore's defaults otherwise)."""
-        return GcsRetryPolicy(
+    def to_policy(self) -> RetryPolicy:
+        """The same settings for our own retries: every request of the GCS JSON-API backend,
+        and conditional puts that did not land on every backend (obstore's defaults
+        otherwise)."""
+        return RetryPolicy(
             max_tries=self.max_tries or 10,
             initial_backoff_s=(self.initial_backoff_ms or 100) / 1000,
             max_backoff_s=(self.max_backoff_ms or 15_000) / 1000,
@@ -106,7 +109,9 @@ class S3Spec:
             retry_config=self.retries.to_obstore(),
             credential_provider=self._provider(),
         )
-        return ObjectStoreBackend(store, self.describe(), read_only=self.read_only)
+        return ObjectStoreBackend(
+            store, self.describe(), read_only=self.read_only, retries=self.retries.to_policy()
+        )
 
     def _config(self) -> dict[str, Any]:
         config: dict[str, Any] = {}
@@ -205,7 +210,9 @@ class GcsSpec:
         json_backend = self._json_backend()
         if json_backend is not None:
             return json_backend
-        return ObjectStoreBackend(self.object_store(), self.describe())
+        return ObjectStoreBackend(
+            self.object_store(), self.describe(), retries=self.retries.to_policy()
+        )
 
     def object_store(self) -> Any:
         """The obstore ``GCSStore`` for this location (virtual chunk reads use it too)."""
@@ -252,7 +259,7 @@ class GcsSpec:
             _prefix(self.prefix),
             base_url=str(config.get("base_url") or GCS_ENDPOINT),
             token_provider=provider,
-            retries=self.retries.to_gcs(),
+            retries=self.retries.to_policy(),
             description=self.describe(),
             object_store=self.object_store,
         )
@@ -321,7 +328,9 @@ class AzureSpec:
             client_options=_client_options(_azure_allows_http(config), None),
             retry_config=self.retries.to_obstore(),
         )
-        return ObjectStoreBackend(store, self.describe(), supports_suffix_ranges=False)
+        return ObjectStoreBackend(
+            store, self.describe(), supports_suffix_ranges=False, retries=self.retries.to_policy()
+        )
 
     def describe(self) -> str:
         """The text shown in ``repr(Storage)``."""

@@ -13,10 +13,9 @@ need an OAuth token exchange and use the obstore backend instead (see ``GcsSpec`
 
 Requests run in worker threads (``asyncio.to_thread``) over a small pool of keep-alive
 connections. Transient failures (connection errors, 408, 429, 5xx) are retried with
-exponential backoff. A conditional upload whose response was lost may be retried and then fail
-its own precondition although the first attempt succeeded; like the obstore backend, every
-conditional upload carries a random write id in the object's metadata, and a failed retried
-upload whose object bears that id is the success it was.
+exponential backoff, except conditional uploads: those are stamped with a write id, read back
+after a failure and sent again only when they did not land (:mod:`._conditional`, shared with
+the obstore backend).
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ import asyncio
 import builtins
 import http.client
 import json
-import random
 import threading
 import time
 import uuid
@@ -42,6 +40,12 @@ from .._exceptions import (
     StorageError,
 )
 from .._time import as_aware
+from ._conditional import (
+    WRITE_ID_ATTRIBUTE,
+    AmbiguousWriteError,
+    RetryPolicy,
+    put_with_write_id,
+)
 from ._backend import (
     ByteRange,
     Data,
@@ -55,8 +59,6 @@ from ._backend import (
 )
 
 GCS_ENDPOINT = "https://storage.googleapis.com"
-#: Metadata key of the write id stamped on conditional uploads (same as the obstore backend).
-WRITE_ID_ATTRIBUTE = "icechunkwriteid"
 _RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _LIST_PAGE = 1000
 _DELETE_CONCURRENCY = 16
@@ -67,18 +69,8 @@ _TOKEN_MARGIN = timedelta(seconds=60)
 TokenProvider = Callable[[], dict[str, Any]]
 
 
-@dataclass(frozen=True)
-class GcsRetryPolicy:
-    """Retries of transient failures: ``max_tries`` tries in all, exponential backoff."""
-
-    max_tries: int = 10
-    initial_backoff_s: float = 0.1
-    max_backoff_s: float = 15.0
-
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait before try ``attempt + 1`` (``attempt`` counts from 1), jittered."""
-        ceiling = min(self.initial_backoff_s * 2 ** (attempt - 1), self.max_backoff_s)
-        return float(random.uniform(ceiling / 2, ceiling))
+#: The retry policy of this backend (one class for every backend; kept under this name).
+GcsRetryPolicy = RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -162,7 +154,7 @@ class GcsJsonBackend(StorageBackend):
         *,
         base_url: str = GCS_ENDPOINT,
         token_provider: TokenProvider | None = None,
-        retries: GcsRetryPolicy | None = None,
+        retries: RetryPolicy | None = None,
         timeout_seconds: float | None = 60,
         description: str | None = None,
         object_store: Callable[[], Any] | None = None,
@@ -177,7 +169,7 @@ class GcsJsonBackend(StorageBackend):
         self._port = parts.port
         self._base_path = parts.path
         self._tokens = None if token_provider is None else _TokenCache(token_provider)
-        self._retries = retries or GcsRetryPolicy()
+        self._retries = retries or RetryPolicy()
         self._timeout = timeout_seconds or None
         self._description = description or f"GCS(gs://{bucket}/{self._root})"
         self._pool: list[http.client.HTTPConnection] = []
@@ -245,8 +237,11 @@ class GcsJsonBackend(StorageBackend):
         body: bytes | None = None,
         action: str,
         key: str,
+        max_tries: int | None = None,
     ) -> _Response:
-        """Send one request (blocking), retrying transient failures."""
+        """Send one request (blocking), retrying transient failures up to ``max_tries`` tries
+        (default: the backend's retry policy)."""
+        tries = self._retries.max_tries if max_tries is None else max_tries
         url = path + ("?" + urlencode(query) if query else "")
         attempt = 0
         sent = False
@@ -275,7 +270,7 @@ class GcsJsonBackend(StorageBackend):
                 ):
                     attempt -= 1  # a stale keep-alive connection: try again at once
                     continue
-                if attempt >= self._retries.max_tries:
+                if attempt >= tries:
                     raise StorageError(
                         f"cannot {action} {key!r} in {self._description}: {error!r}"
                         + (" (after retries)" if retried else "")
@@ -287,7 +282,7 @@ class GcsJsonBackend(StorageBackend):
                 connection.close()
             else:
                 self._release(connection)
-            if response.status in _RETRY_STATUSES and attempt < self._retries.max_tries:
+            if response.status in _RETRY_STATUSES and attempt < tries:
                 time.sleep(self._retries.delay(attempt))
                 continue
             return _Response(response.status, response.headers, data, retried)
@@ -391,10 +386,38 @@ class GcsJsonBackend(StorageBackend):
             if not if_match.isdigit() or if_match == "0":
                 raise self._precondition(key, if_match)  # no object has such a generation
             query["ifGenerationMatch"] = if_match
+        if not conditional:
+            response = await self._upload(key, data, query, None)
+            if response.status != 200:
+                raise self._fail("write", key, response)
+            return str(response.json()["generation"])
+
+        async def upload_once(write_id: str) -> str:
+            try:
+                response = await self._upload(key, data, query, write_id)
+            except StorageAuthError:
+                raise
+            except StorageError as error:
+                raise AmbiguousWriteError(str(error)) from error
+            if response.status == 200:
+                return str(response.json()["generation"])
+            if response.status in (412, 404):
+                raise self._precondition(key, if_match)
+            if response.status in _RETRY_STATUSES:
+                raise AmbiguousWriteError(str(self._fail("write", key, response)))
+            raise self._fail("write", key, response)
+
+        return await put_with_write_id(
+            upload_once, lambda write_id: self._written_by(key, write_id), self._retries
+        )
+
+    async def _upload(
+        self, key: str, data: Data, query: dict[str, str], write_id: str | None
+    ) -> _Response:
+        """One multipart upload; a conditional one (``write_id``) is tried once."""
         metadata: dict[str, Any] = {"name": self._name(key)}
-        stamp = uuid.uuid4().hex
-        if conditional:
-            metadata["metadata"] = {WRITE_ID_ATTRIBUTE: stamp}
+        if write_id is not None:
+            metadata["metadata"] = {WRITE_ID_ATTRIBUTE: write_id}
         boundary = f"icechunk-{uuid.uuid4().hex}"
         body = b"".join(
             (
@@ -406,27 +429,16 @@ class GcsJsonBackend(StorageBackend):
             )
         )
         path = f"{self._base_path}/upload/storage/v1/b/{quote(self._bucket, safe='')}/o"
-        try:
-            response = await self._call(
-                "POST",
-                path,
-                query=query,
-                headers={"Content-Type": f"multipart/related; boundary={boundary}"},
-                body=body,
-                action="write",
-                key=key,
-            )
-        except StorageError:
-            if conditional and (mine := await self._written_by(key, stamp)) is not None:
-                return mine
-            raise
-        if response.status == 200:
-            return str(response.json()["generation"])
-        if conditional and (response.status == 412 or response.status == 404):
-            if response.retried and (mine := await self._written_by(key, stamp)) is not None:
-                return mine
-            raise self._precondition(key, if_match)
-        raise self._fail("write", key, response)
+        return await self._call(
+            "POST",
+            path,
+            query=query,
+            headers={"Content-Type": f"multipart/related; boundary={boundary}"},
+            body=body,
+            action="write",
+            key=key,
+            max_tries=None if write_id is None else 1,
+        )
 
     def _precondition(self, key: str, if_match: str | None) -> PreconditionFailedError:
         expected = "to be absent" if if_match is None else f"to have version {if_match!r}"

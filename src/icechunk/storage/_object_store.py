@@ -5,16 +5,13 @@ Conditional writes map to the stores' own preconditions: create-if-absent is
 (obstore ``mode={"e_tag": ..., "version": ...}``). Version tokens are the object's ETag, plus
 its version id where the store has versioning (``"<etag>\\n<version>"``).
 
-A conditional put whose response was lost may be retried by the HTTP client and then fail its
-own precondition although the first attempt succeeded. Every conditional put is therefore
-stamped with a random write id in the object's user metadata; when it fails, the object is read
-back and a matching stamp turns the failure into the success it was.
+Conditional puts are stamped with a write id, read back after a failure and retried when
+they did not land: see :mod:`._conditional`.
 """
 
 from __future__ import annotations
 
 import builtins
-import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -28,6 +25,12 @@ from .._exceptions import (
     StorageAuthError,
     StorageError,
 )
+from ._conditional import (
+    WRITE_ID_ATTRIBUTE,
+    AmbiguousWriteError,
+    RetryPolicy,
+    put_with_write_id,
+)
 from ._backend import (
     ByteRange,
     Data,
@@ -40,9 +43,6 @@ from ._backend import (
     validate_prefix,
 )
 
-#: User-metadata key of the write id stamped on conditional puts (letters only: Azure
-#: metadata names must be identifiers, S3 lower-cases them).
-WRITE_ID_ATTRIBUTE = "icechunkwriteid"
 _LIST_CHUNK = 1000
 _RANGE_NOT_SATISFIABLE = ("416", "Range Not Satisfiable", "InvalidRange")
 
@@ -77,6 +77,9 @@ class ObjectStoreBackend(StorageBackend):
     supports_suffix_ranges
         Whether the store serves "last n bytes" ranges; if not, suffix ranges cost one extra
         metadata request.
+    retries
+        How often a conditional put that did not land is sent again (obstore retries the
+        other requests itself, with the store's own retry configuration).
     """
 
     def __init__(
@@ -86,8 +89,10 @@ class ObjectStoreBackend(StorageBackend):
         *,
         read_only: bool = False,
         supports_suffix_ranges: bool = True,
+        retries: RetryPolicy | None = None,
     ) -> None:
         self._store = store
+        self._retries = retries or RetryPolicy()
         self._description = description
         self._read_only = read_only
         self._supports_suffix_ranges = supports_suffix_ranges
@@ -211,35 +216,36 @@ class ObjectStoreBackend(StorageBackend):
     async def _put_conditional(
         self, key: str, data: Data, put_mode: Any, if_match: str | None
     ) -> str:
-        stamp = uuid.uuid4().hex
-        try:
-            result = await obstore.put_async(
-                self._store,
-                key,
-                data,
-                mode=put_mode,
-                attributes={WRITE_ID_ATTRIBUTE: stamp},
-                use_multipart=False,
-            )
-        except (
-            obstore_errors.AlreadyExistsError,
-            obstore_errors.PreconditionError,
-            FileNotFoundError,
-        ):
-            mine = await self._written_by(key, stamp)
-            if mine is not None:
-                return mine
-            expected = "to be absent" if if_match is None else f"to have version {if_match!r}"
-            raise PreconditionFailedError(
-                f"conditional write of {key!r} in {self._description} failed: expected it "
-                f"{expected}"
-            ) from None
-        except Exception as error:
-            mine = await self._written_by(key, stamp)
-            if mine is not None:
-                return mine
-            raise self._error("write", key, error) from error
-        return encode_version(result["e_tag"], result.get("version"))
+        async def put_once(write_id: str) -> str:
+            try:
+                result = await obstore.put_async(
+                    self._store,
+                    key,
+                    data,
+                    mode=put_mode,
+                    attributes={WRITE_ID_ATTRIBUTE: write_id},
+                    use_multipart=False,
+                )
+            except (
+                obstore_errors.AlreadyExistsError,
+                obstore_errors.PreconditionError,
+                FileNotFoundError,
+            ):
+                expected = "to be absent" if if_match is None else f"to have version {if_match!r}"
+                raise PreconditionFailedError(
+                    f"conditional write of {key!r} in {self._description} failed: expected it "
+                    f"{expected}"
+                ) from None
+            except Exception as error:
+                failure = self._error("write", key, error)
+                if isinstance(failure, StorageAuthError):
+                    raise failure from error
+                raise AmbiguousWriteError(str(failure)) from error
+            return encode_version(result["e_tag"], result.get("version"))
+
+        return await put_with_write_id(
+            put_once, lambda write_id: self._written_by(key, write_id), self._retries
+        )
 
     async def _written_by(self, key: str, stamp: str) -> str | None:
         """The object's version if its current content is the write stamped ``stamp``."""
