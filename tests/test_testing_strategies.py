@@ -57,3 +57,15 @@ def test_splitting_configs_target_the_given_arrays() -> None:
 
     collect()
     assert any("a" in s for s in seen) and any("b" in s for s in seen)
+
+
+def test_splitting_configs_accept_empty_arrays_with_zero_sized_chunks() -> None:
+    group = zarr.group(zarr.storage.MemoryStore())
+    empty = group.create_array("e", shape=(0,), chunks=(0,), dtype="bool")
+
+    @settings(max_examples=10, deadline=None)
+    @given(config=splitting_configs(arrays=(empty,)))
+    def check(config: ic.ManifestSplittingConfig) -> None:
+        assert ic.ManifestSplittingConfig.from_dict(config.to_dict()) == config
+
+    check()

@@ -41,7 +41,10 @@ def _dim_condition(
 
 
 def _chunks_per_axis(array: zarr.Array[Any]) -> tuple[int, ...]:
-    return tuple(max(1, -(-s // c)) for s, c in zip(array.shape, array.chunks, strict=True))
+    """Chunks along each axis, at least 1 (empty arrays may have zero-sized chunks)."""
+    return tuple(
+        max(1, -(-s // c)) if c else 1 for s, c in zip(array.shape, array.chunks, strict=True)
+    )
 
 
 @st.composite
