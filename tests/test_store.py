@@ -423,3 +423,15 @@ def test_store_does_not_offer_zarrs_blocking_protocol() -> None:
 
     store = _writable_session().store
     assert not isinstance(store, SupportsGetSync | SupportsSetSync | SupportsDeleteSync)
+
+
+async def test_listings_iterate_with_plain_for_too() -> None:
+    store = _writable_session().store
+    await store.set("zarr.json", cpu.Buffer.from_bytes(GROUP))
+    await store.set("a/zarr.json", cpu.Buffer.from_bytes(array_meta()))
+    await store.set("a/c/1", cpu.Buffer.from_bytes(b"x"))
+    assert sorted(store.list_prefix("")) == ["a/c/1", "a/zarr.json", "zarr.json"]
+    assert sorted(store.list()) == sorted([k async for k in store.list()])
+    assert sorted(store.list_dir("a")) == ["c", "zarr.json"]
+    for key in store.list_prefix("a"):
+        assert await store.get(key, default_buffer_prototype()) is not None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +19,9 @@ from zarr.core.sync import SyncMixin
 from ._core.store import ChunkKey, StoreCore
 from ._store_handle import StoreHandle
 from ._config import VirtualChunkSpec
-from ._exceptions import InvalidKeyError, NodeNotFoundError, ReadOnlySessionError
+from ._exceptions import InvalidKeyError, NodeNotFoundError, ReadOnlySessionError, error_context
 from ._format.manifest import InlineChunk, NativeChunk, VirtualChunk
-from ._sync import sync
+from ._sync import sync, sync_iter
 from .storage._backend import ByteRange
 
 if TYPE_CHECKING:
@@ -192,7 +192,8 @@ class IcechunkStore(Store, SyncMixin):
             byte_range, RangeByteRequest | OffsetByteRequest | SuffixByteRequest
         ):
             raise TypeError(f"Unexpected byte_range, got {byte_range!r}")
-        data = await self._get_bytes_or_none(key, byte_range)
+        with error_context("get", key=key):
+            data = await self._get_bytes_or_none(key, byte_range)
         return None if data is None else prototype.buffer.from_bytes(data)
 
     async def _get_bytes_or_none(self, key: str, byte_range: ByteRequest | None) -> bytes | None:
@@ -391,14 +392,39 @@ class IcechunkStore(Store, SyncMixin):
 
     # --- listing -----------------------------------------------------------------------------
 
-    def list(self) -> AsyncIterator[str]:
-        """Every key in the store, as an async iterator."""
-        return self._core.list_prefix("")
+    def list(self) -> Keys:
+        """Every key in the store: iterate with ``async for`` (or plain ``for``)."""
+        return Keys(self._core.list_prefix(""), "IcechunkStore.list")
 
-    def list_prefix(self, prefix: str) -> AsyncIterator[str]:
-        """Every key that starts with ``prefix``, as an async iterator."""
-        return self._core.list_prefix(prefix)
+    def list_prefix(self, prefix: str) -> Keys:
+        """Every key below the path ``prefix`` (``""`` or ``"/"`` for all keys).
 
-    def list_dir(self, prefix: str) -> AsyncIterator[str]:
-        """The keys and key prefixes directly under ``prefix`` (one level), as an async iterator."""
-        return self._core.list_dir(prefix)
+        A prefix names whole path segments: ``"foo"`` lists ``foo/zarr.json`` and
+        ``foo/c/0``, not ``foo-bar/zarr.json``. Iterate with ``async for`` (or plain ``for``).
+        """
+        return Keys(self._core.list_prefix(prefix), "IcechunkStore.list_prefix")
+
+    def list_dir(self, prefix: str) -> Keys:
+        """The names directly under ``prefix`` (one level): iterate with ``async for`` or ``for``."""
+        return Keys(self._core.list_dir(prefix), "IcechunkStore.list_dir")
+
+
+class Keys(AsyncIterator[str]):
+    """Keys listed by a store: an async iterator that plain ``for`` loops can also walk.
+
+    Upstream's listings iterate both ways; a plain ``for`` fetches the keys in batches on
+    zarr's IO loop (so it cannot run inside that loop itself).
+    """
+
+    def __init__(self, keys: AsyncIterator[str], method: str):
+        self._keys = keys
+        self._method = method
+
+    def __aiter__(self) -> Keys:
+        return self
+
+    async def __anext__(self) -> str:
+        return await self._keys.__anext__()
+
+    def __iter__(self) -> Iterator[str]:
+        return sync_iter(self._keys, method=self._method)
