@@ -14,7 +14,8 @@ import pytest
 import zarr
 
 import icechunk
-from icechunk._exceptions import ForkCommitError, ForkSessionError
+from icechunk._exceptions import ChunkWriteConflictError, ForkCommitError, ForkSessionError
+from icechunk.distributed import merge_sessions
 
 SHAPE = (64, 64)
 CHUNKS = (16, 16)
@@ -71,18 +72,69 @@ def test_merge_order_does_not_matter_for_disjoint_chunks(tmp_path: Path) -> None
     assert results[0] == results[1]
 
 
-def test_same_chunk_in_two_forks_last_merged_wins(tmp_path: Path) -> None:
+def test_same_chunk_with_different_bytes_in_two_forks_is_an_error(tmp_path: Path) -> None:
+    """Two writers of one chunk: merging both would silently keep only one of the writes."""
     repo = _init_repo(tmp_path / "repo")
     session = repo.writable_session("main")
     base = session.fork()
     first = pickle.loads(pickle.dumps(base))
     second = pickle.loads(pickle.dumps(base))
-    zarr.open_array(first.store, path="x")[0:16, 0:16] = 1.0
-    zarr.open_array(second.store, path="x")[0:16, 0:16] = 2.0
+    third = pickle.loads(pickle.dumps(base))
+    zarr.open_array(first.store, path="x")[0:8, 0:16] = 1.0  # top half of chunk (0, 0)
+    zarr.open_array(second.store, path="x")[8:16, 0:16] = 2.0  # bottom half of chunk (0, 0)
+    zarr.open_array(third.store, path="x")[16:32, 0:16] = 3.0  # chunk (1, 0): its own
+    session.merge(first, third)
+    with pytest.raises(ChunkWriteConflictError) as info:
+        session.merge(second)
+    message = str(info.value)
+    assert "'/x'" in message and "(0, 0)" in message and "chunk boundaries" in message
+    assert "(16, 16)" in message  # the chunk shape to align to
+    assert isinstance(info.value, ForkSessionError) and isinstance(info.value, ValueError)
+    # nothing of the failed fork was merged; the others commit as they were
+    session.commit("first and third")
+    arr = zarr.open_array(repo.readonly_session(branch="main").store, path="x")[:]
+    np.testing.assert_array_equal(arr[0:8, 0:16], 1.0)
+    np.testing.assert_array_equal(arr[8:16, 0:16], 0.0)
+    np.testing.assert_array_equal(arr[16:32, 0:16], 3.0)
+
+
+def test_fork_and_session_writing_one_chunk_is_an_error(tmp_path: Path) -> None:
+    repo = _init_repo(tmp_path / "repo")
+    session = repo.writable_session("main")
+    fork = pickle.loads(pickle.dumps(session.fork()))
+    zarr.open_array(session.store, path="x")[0, 0] = 5.0
+    zarr.open_array(fork.store, path="x")[1, 1] = 6.0
+    with pytest.raises(ChunkWriteConflictError, match="chunk \\(0, 0\\)"):
+        session.merge(fork)
+
+
+def test_forks_merged_in_a_tree_detect_the_collision(tmp_path: Path) -> None:
+    repo = _init_repo(tmp_path / "repo")
+    session = repo.writable_session("main")
+    base = session.fork()
+    a, b = (pickle.loads(pickle.dumps(base)) for _ in range(2))
+    zarr.open_array(a.store, path="x")[0, 0] = 1.0
+    zarr.open_array(b.store, path="x")[0, 1] = 2.0
+    with pytest.raises(ChunkWriteConflictError):
+        merge_sessions(a, b)
+
+
+@pytest.mark.parametrize("inline", [True, False], ids=["inline", "chunk-object"])
+def test_identical_writes_of_one_chunk_are_not_a_conflict(tmp_path: Path, inline: bool) -> None:
+    repo = _init_repo(tmp_path / "repo")
+    config = icechunk.RepositoryConfig.default()
+    config.inline_chunk_threshold_bytes = 4096 if inline else 0  # a chunk is 2048 bytes
+    repo = icechunk.Repository.open(repo.storage, config=config)
+    session = repo.writable_session("main")
+    base = session.fork()
+    first, second = (pickle.loads(pickle.dumps(base)) for _ in range(2))
+    block = np.arange(256, dtype="f8").reshape(16, 16)
+    for fork in (first, second):
+        zarr.open_array(fork.store, path="x")[0:16, 0:16] = block
     session.merge(first, second)
-    session.commit("last wins")
+    session.commit("same bytes twice")
     arr = zarr.open_array(repo.readonly_session(branch="main").store, path="x")
-    assert float(arr[0, 0]) == 2.0
+    np.testing.assert_array_equal(arr[0:16, 0:16], block)
 
 
 def test_conflicting_metadata_in_forks_is_an_error(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import string
 from pathlib import Path
 
@@ -333,3 +334,67 @@ def test_fork_session_target_numpy_and_dask(repo: icechunk.Repository) -> None:
     expected["temperature"][0:1] = a.temperature.values
     expected["temperature"][1:3] = b.temperature.values
     assert_identical(read(repo), expected)
+
+
+# --- region writes from forks: whole chunks only ---------------------------------------------
+
+
+def _monthly_repo(tmp_path: Path, ndays: int = 65) -> icechunk.Repository:
+    """A (time, x) variable in 30-day chunks, zeros everywhere."""
+    repo = icechunk.Repository.create(icechunk.local_filesystem_storage(str(tmp_path / "r")))
+    session = repo.writable_session("main")
+    ds = xr.Dataset({"tas": (("time", "x"), np.zeros((ndays, 3)))})
+    to_icechunk(ds, session, encoding={"tas": {"chunks": (30, 3)}})
+    session.commit("zeros")
+    return repo
+
+
+def _day(value: float) -> xr.Dataset:
+    return xr.Dataset({"tas": (("time", "x"), np.full((1, 3), value))})
+
+
+def test_fork_region_write_of_part_of_a_chunk_is_refused(tmp_path: Path) -> None:
+    from icechunk._exceptions import RegionNotAlignedError
+
+    repo = _monthly_repo(tmp_path)
+    session = repo.writable_session("main")
+    fork = session.fork()
+    with pytest.raises(RegionNotAlignedError) as info:
+        to_icechunk(_day(1.0), fork, region={"time": slice(15, 16)})
+    message = str(info.value)
+    assert "'tas'" in message and "time=15:16" in message and "multiples of 30" in message
+    assert not fork.has_uncommitted_changes  # refused before writing anything
+    # whole chunks, and the array's last (partial) chunk, are fine
+    month = xr.Dataset({"tas": (("time", "x"), np.ones((30, 3)))})
+    to_icechunk(month, fork, region={"time": slice(30, 60)})
+    tail = xr.Dataset({"tas": (("time", "x"), np.full((5, 3), 2.0))})
+    to_icechunk(tail, fork, region={"time": slice(60, 65)})
+    session.merge(fork)
+    session.commit("aligned")
+    got = xr.open_zarr(repo.readonly_session("main").store, consolidated=False).tas.values
+    np.testing.assert_array_equal(got[:30], 0.0)
+    np.testing.assert_array_equal(got[30:60], 1.0)
+    np.testing.assert_array_equal(got[60:], 2.0)
+    # through the session itself, a partial chunk is a plain read-modify-write
+    session = repo.writable_session("main")
+    to_icechunk(_day(9.0), session, region={"time": slice(15, 16)})
+    session.commit("one day")
+    got = xr.open_zarr(repo.readonly_session("main").store, consolidated=False).tas.values
+    np.testing.assert_array_equal(got[15], 9.0)
+
+
+def test_days_from_many_forks_into_one_chunk_fail_at_merge(tmp_path: Path) -> None:
+    """The reported data loss: 24 workers each write one day of a 30-day chunk."""
+    from icechunk._exceptions import ChunkWriteConflictError
+
+    repo = _monthly_repo(tmp_path)
+    session = repo.writable_session("main")
+    base = session.fork()
+    forks = []
+    for day in range(24):
+        fork = pickle.loads(pickle.dumps(base))
+        # safe_chunks=False skips the region check: the merge still refuses
+        to_icechunk(_day(day + 1.0), fork, region={"time": slice(day, day + 1)}, safe_chunks=False)
+        forks.append(fork)
+    with pytest.raises(ChunkWriteConflictError, match="'/tas'"):
+        session.merge(*forks)

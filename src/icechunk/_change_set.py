@@ -137,16 +137,45 @@ class ChangeSetMergeError(ValueError):
     """Two change sets disagree on the metadata of the same node."""
 
 
+@dataclass(frozen=True)
+class ChunkCollision:
+    """One chunk that two change sets wrote with different references."""
+
+    node_id: bytes  # the node's id in ``ours``
+    coords: ChunkCoords
+    ours: ChunkPayload | None
+    theirs: ChunkPayload | None
+
+
+def chunk_collisions(ours: ChangeSet, theirs: ChangeSet) -> list[ChunkCollision]:
+    """Chunks written (or deleted) in both change sets with different references.
+
+    Equal references (the same inline bytes, the same chunk object, the same virtual range)
+    are not collisions; references that differ may still hold equal bytes, which only the
+    caller can check.
+    """
+    remap = _node_remap(ours, theirs)
+    found = []
+    for node_id, chunks in theirs.chunks.items():
+        ours_id = remap.get(node_id, node_id)
+        mine = ours.chunks.get(ours_id)
+        if not mine:
+            continue
+        for coords in mine.keys() & chunks.keys():
+            if mine[coords] != chunks[coords]:
+                found.append(ChunkCollision(ours_id, coords, mine[coords], chunks[coords]))
+    return found
+
+
 def merge_change_sets(ours: ChangeSet, theirs: ChangeSet) -> None:
     """Fold ``theirs`` into ``ours`` (both based on the same snapshot).
 
-    A chunk written in both keeps ``theirs`` (the later merge wins). A node created in both
-    at one path is one node when their metadata are equal; otherwise, and when both updated
-    one node's metadata differently, ``ChangeSetMergeError`` is raised and ``ours`` is left
-    unchanged.
+    A chunk written in both keeps ``theirs`` (callers check :func:`chunk_collisions` first).
+    A node created in both at one path is one node when their metadata are equal; otherwise,
+    and when both updated one node's metadata differently, ``ChangeSetMergeError`` is raised
+    and ``ours`` is left unchanged.
     """
-    remap = _shared_new_nodes(ours.new_groups, theirs.new_groups, "group")
-    remap.update(_shared_new_nodes(ours.new_arrays, theirs.new_arrays, "array"))
+    remap = _node_remap(ours, theirs)
     _check_updates(ours.updated_groups, theirs.updated_groups, "group")
     _check_updates(ours.updated_arrays, theirs.updated_arrays, "array")
     for path, entry in theirs.new_groups.items():
@@ -159,6 +188,13 @@ def merge_change_sets(ours: ChangeSet, theirs: ChangeSet) -> None:
     ours.deleted_arrays.update(theirs.deleted_arrays)
     for node_id, chunks in theirs.chunks.items():
         ours.chunks.setdefault(remap.get(node_id, node_id), {}).update(chunks)
+
+
+def _node_remap(ours: ChangeSet, theirs: ChangeSet) -> dict[bytes, bytes]:
+    """Their ids of nodes that both created at one path, mapped to ours."""
+    remap = _shared_new_nodes(ours.new_groups, theirs.new_groups, "group")
+    remap.update(_shared_new_nodes(ours.new_arrays, theirs.new_arrays, "array"))
+    return remap
 
 
 def _shared_new_nodes(

@@ -7,11 +7,17 @@ Not-found errors are also :class:`KeyError`, invalid input is also :class:`Value
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
 class IcechunkError(Exception):
-    """Base class for all Icechunk errors."""
+    """Base class for all Icechunk errors.
+
+    Its text is the message, then (like upstream's span trace) the operations the error
+    passed through, innermost first, under ``context:``.
+    """
 
     @property
     def message(self) -> str:
@@ -19,7 +25,25 @@ class IcechunkError(Exception):
         return str(self.args[0]) if self.args else ""
 
     def __str__(self) -> str:
-        return self.message
+        trail = self.__dict__.get("_context", [])
+        lines = "".join(f"\n  {i}: {op}" for i, op in enumerate(trail))
+        return self.message + (f"\n\ncontext:{lines}" if lines else "")
+
+    def _add_context(self, operation: str) -> None:
+        trail = self.__dict__.setdefault("_context", [])
+        if not trail or trail[-1] != operation:
+            trail.append(operation)
+
+
+@contextmanager
+def error_context(operation: str, **fields: object) -> Iterator[None]:
+    """Record ``operation`` (and its ``fields``) in any :class:`IcechunkError` raised inside."""
+    try:
+        yield
+    except IcechunkError as e:
+        shown = ", ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
+        e._add_context(f"{operation} with {shown}" if shown else operation)
+        raise
 
 
 # --- storage -------------------------------------------------------------------------------
@@ -235,6 +259,14 @@ class ForkSessionError(SessionError, ValueError):
 
 class ForkCommitError(ForkSessionError, TypeError):
     """A ``ForkSession`` was committed or flushed; merge it into its parent session instead."""
+
+
+class ChunkWriteConflictError(ForkSessionError):
+    """Two merged sessions wrote different bytes to one chunk; one write would be lost."""
+
+
+class RegionNotAlignedError(IcechunkError, ValueError):
+    """A region write from a fork covers part of a chunk; merging would lose other writes."""
 
 
 class SessionNotPicklableError(SessionError, ValueError):

@@ -267,8 +267,12 @@ class Session:
     def merge(self, *others: ForkSession) -> None:
         """Fold the changes of fork sessions into this session.
 
-        A chunk written by several forks keeps the value of the last one merged; forks that
-        changed the same node's metadata differently cannot be merged.
+        Forks are merged one after the other. A chunk written with different bytes by two
+        merged sessions (the forks, or this session and a fork) is a
+        ``ChunkWriteConflictError`` (a ``ForkSessionError``), raised before anything of that
+        fork is merged: parallel writers must write whole chunks, since a partial write of a
+        chunk rewrites all of it. Forks that changed the same node's metadata differently
+        cannot be merged either.
         """
         sync(self.merge_async(*others), method="Session.merge")
 
@@ -281,7 +285,7 @@ class Session:
                     f"got {type(other).__name__}"
                 )
         for other in others:
-            self._core.merge(other._core.change_set, other._core.snapshot_id)
+            await self._core.merge(other._core.change_set, other._core.snapshot_id)
         self._forked = False
 
     # --- chunk inspection --------------------------------------------------------------------
@@ -368,10 +372,6 @@ class ForkSession(Session):
     def merge(self, *others: ForkSession) -> None:  # type: ignore[override]
         """Fold the changes of other forks into this fork (for tree reductions)."""
         sync(self.merge_async(*others), method="ForkSession.merge")
-
-    def fork(self) -> NoReturn:
-        """Forks cannot be forked again: fork the parent session instead."""
-        raise ForkSessionError("a ForkSession cannot be forked again; fork the parent session")
 
     def commit(self, *args: Any, **kwargs: Any) -> NoReturn:
         """Forks cannot commit: merge them into the session they came from."""

@@ -19,9 +19,17 @@ import numpy as np
 
 from .. import _refs
 from .._asset_manager import AssetManager
-from .._change_set import ArrayDefinition, ChangeSet, ChangeSetMergeError, merge_change_sets
+from .._change_set import (
+    ArrayDefinition,
+    ChangeSet,
+    ChangeSetMergeError,
+    ChunkCollision,
+    chunk_collisions,
+    merge_change_sets,
+)
 from .._exceptions import (
     BranchNotFoundError,
+    ChunkWriteConflictError,
     ConflictError,
     ForkSessionError,
     InvalidKeyError,
@@ -38,6 +46,7 @@ from .._format.manifest import (
     InlineChunk,
     Manifest,
     NativeChunk,
+    VirtualChunk,
     concat_tables,
 )
 from .._format.snapshot import (
@@ -333,8 +342,14 @@ class SessionCore:
         self._nodes = None
         self._encodings.clear()
 
-    def merge(self, other: ChangeSet, other_base: bytes) -> None:
-        """Fold the change set of a fork based on the same snapshot into this session."""
+    async def merge(self, other: ChangeSet, other_base: bytes) -> None:
+        """Fold the change set of a fork based on the same snapshot into this session.
+
+        Raises
+        ------
+        ChunkWriteConflictError
+            When both wrote one chunk with different bytes: one of the writes would be lost.
+        """
         self._require_writable()
         if other_base != self.snapshot_id:
             raise ForkSessionError(
@@ -342,11 +357,44 @@ class SessionCore:
                 f"based on {encode_id(self.snapshot_id)}: forks must come from this session"
             )
         try:
+            collisions = chunk_collisions(self.change_set, other)
+            conflicts = [c for c in collisions if not await self._same_bytes(c)]
+            if conflicts:
+                raise await self._chunk_conflict(conflicts)
             merge_change_sets(self.change_set, other)
         except ChangeSetMergeError as e:
             raise ForkSessionError(f"cannot merge sessions: {e}") from None
         self._nodes = None
         self._encodings.clear()
+
+    async def _same_bytes(self, collision: ChunkCollision) -> bool:
+        ours, theirs = collision.ours, collision.theirs
+        if ours is None or theirs is None or isinstance(ours, VirtualChunk):
+            return False
+        if isinstance(theirs, VirtualChunk):
+            return False
+        return await self.read_chunk(ours) == await self.read_chunk(theirs)
+
+    async def _chunk_conflict(self, conflicts: list[ChunkCollision]) -> ChunkWriteConflictError:
+        first = conflicts[0]
+        nodes = await self.nodes()
+        path, node = next(
+            ((p, n) for p, n in nodes.items() if n.node_id == first.node_id),
+            (f"node {first.node_id.hex()}", None),
+        )
+        chunk_shape = ""
+        if node is not None and node.array is not None:
+            shape = tuple(d.chunk_length for d in node.array.shape)
+            chunk_shape = f" (its chunk shape is {shape})"
+        more = f" and {len(conflicts) - 1} more chunk(s)" if len(conflicts) > 1 else ""
+        return ChunkWriteConflictError(
+            f"array {path!r}: chunk {first.coords}{more} was written by two of the merged "
+            "sessions with different contents, so one of the writes would be lost. This "
+            "happens when parallel writers each write part of the same chunk (for example a "
+            f"region of one day into a 30-day chunk). Align every writer's region to the "
+            f"array's chunk boundaries{chunk_shape}, or rechunk the data so that each chunk is "
+            "written by exactly one writer; nothing was merged from this session"
+        )
 
     def move_base(self, snapshot_id: bytes, branch_version: str | None = None) -> None:
         """Re-base the change set on ``snapshot_id`` (used by rebase)."""

@@ -21,6 +21,7 @@ from xarray import DataArray, Dataset
 from xarray.backends.common import ArrayWriter
 from xarray.backends.zarr import ZarrStore
 
+from .._exceptions import RegionNotAlignedError
 from ..session import ForkSession, Session
 from ..store import IcechunkStore
 
@@ -161,6 +162,39 @@ class _XarrayDatasetWriter:
         self.xarray_store = ZarrStore.open_group(**kwargs)
         self.dataset = self.xarray_store._validate_and_autodetect_region(self.dataset)
 
+    def check_region_alignment(self) -> None:
+        """Refuse a region that covers part of a chunk (or shard).
+
+        A fork writing part of a chunk rewrites the whole chunk, so merging it with the forks
+        that wrote the chunk's other parts would keep only one of them.
+        """
+        region = self.xarray_store._write_region
+        if not region:
+            return
+        group = self.xarray_store.zarr_group
+        for name, variable in self.dataset.variables.items():
+            if name not in group:
+                continue
+            array = group[name]
+            unit = array.shards or array.chunks
+            for axis, dim in enumerate(variable.dims):
+                piece = region.get(dim)
+                if piece is None:
+                    continue
+                start, stop, _ = piece.indices(array.shape[axis])
+                step = unit[axis]
+                if start % step or (stop % step and stop != array.shape[axis]):
+                    raise RegionNotAlignedError(
+                        f"variable {name!r}: region {dim}={start}:{stop} covers part of a chunk "
+                        f"(chunks are {step} long along {dim!r}). Written from a fork, a "
+                        "partial chunk replaces the parts other workers write, and merging "
+                        "would lose them. Give each worker a region of whole chunks (start "
+                        f"and stop multiples of {step}, e.g. {dim}=slice("
+                        f"{start - start % step}, {start - start % step + step})), rechunk the "
+                        "array so each worker owns whole chunks, or write this region through "
+                        "the session itself rather than a fork"
+                    )
+
     def write_metadata(self, encoding: Mapping[Any, Any] | None = None) -> None:
         """Create (or resize, for appends) the arrays and write attributes."""
         _validate_dataset_names(self.dataset)
@@ -231,7 +265,9 @@ def to_icechunk(
         ``append_dim``; ``"r+"`` modify existing array values only. Default: ``"a"`` with
         ``append_dim``, ``"r+"`` with ``region``, ``"w-"`` otherwise.
     safe_chunks
-        Refuse writes where several dask chunks would write into one zarr chunk.
+        Refuse writes where several dask chunks would write into one zarr chunk, and, on a
+        ``ForkSession``, a ``region`` that covers only part of a chunk (another worker's part
+        of it would be lost on merge).
     align_chunks
         Rechunk dask arrays to line up with the zarr chunks before writing.
     append_dim
@@ -248,6 +284,8 @@ def to_icechunk(
 
     Raises
     ------
+    RegionNotAlignedError
+        For a ``region`` that covers part of a chunk, when writing through a fork.
     ValueError
         For a session with uncommitted changes when ``obj`` holds dask arrays (commit
         first), and for invalid combinations of ``mode``, ``append_dim`` and ``region``.
@@ -282,6 +320,8 @@ def to_icechunk(
         dataset, store=target.store, safe_chunks=safe_chunks, align_chunks=align_chunks
     )
     writer._open_group(group=group, mode=mode, append_dim=append_dim, region=region)
+    if isinstance(target, ForkSession) and safe_chunks:
+        writer.check_region_alignment()
     writer.write_metadata(encoding)
     writer.write_eager()
     merged = writer.write_lazy(
