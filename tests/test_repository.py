@@ -11,6 +11,7 @@ import zarr
 
 import icechunk
 from icechunk._exceptions import (
+    BadSnapshotChainError,
     BranchAlreadyExistsError,
     BranchMovedError,
     BranchNotFoundError,
@@ -220,6 +221,50 @@ def test_diff_between_versions(repo: icechunk.Repository) -> None:
         "Chunks updated:\n    /a:\n        [0]\n"
     )
     assert str(diff) == repr(diff)
+
+
+@pytest.mark.parametrize("damage", ["deleted", "ref-edited"])
+def test_session_on_a_missing_snapshot_fails_at_open(tmp_path: Path, damage: str) -> None:
+    """Not zarr's "No group found" later: a typed error naming the snapshot and the ref."""
+    storage = icechunk.local_filesystem_storage(str(tmp_path / "repo"))
+    repo = icechunk.Repository.create(storage)
+    sid = _commit_array(repo, "main", 1.0, "one")
+    repo.create_tag("v1", snapshot_id=sid)
+    root = tmp_path / "repo"
+    if damage == "deleted":
+        (root / "snapshots" / sid).unlink()
+        missing = sid
+    else:
+        missing = "0" * 20
+        for ref in ("branch.main", "tag.v1"):
+            (root / "refs" / ref / "ref.json").write_text(f'{{"snapshot":"{missing}"}}')
+    fresh = icechunk.Repository.open(storage)
+    opens = {
+        "branch 'main'": lambda: fresh.readonly_session("main"),
+        "branch 'main' ": lambda: fresh.writable_session("main"),
+        "tag 'v1'": lambda: fresh.readonly_session(tag="v1"),
+    }
+    for ref, open_session in opens.items():
+        with pytest.raises(SnapshotNotFoundError) as info:
+            open_session()
+        message = str(info.value)
+        assert ref.strip() in message and missing in message, message
+    with pytest.raises(SnapshotNotFoundError, match=missing):
+        fresh.readonly_session(snapshot_id=missing)
+
+
+def test_diff_in_the_wrong_direction_says_so(repo: icechunk.Repository) -> None:
+    one = _commit_array(repo, "main", 1.0, "one")
+    two = _commit_array(repo, "main", 2.0, "two")
+    repo.create_branch("side", snapshot_id=one)
+    side = _commit_array(repo, "side", 3.0, "side")
+    for source, target in ((two, one), (side, two), (two, INITIAL)):
+        with pytest.raises(BadSnapshotChainError, match="doesn't include") as info:
+            repo.diff(from_snapshot_id=source, to_snapshot_id=target)
+        message = str(info.value)
+        assert source in message and target in message and "swap" in message
+        assert "transaction" not in message  # not reported as a damaged repository
+    assert repo.diff(from_snapshot_id=two, to_snapshot_id=two).updated_chunks == {}
 
 
 def test_diff_repr_lists_ten_chunks_per_array() -> None:

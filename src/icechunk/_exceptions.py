@@ -127,6 +127,10 @@ class SnapshotNotFoundError(IcechunkError, KeyError):
     """No snapshot with this id is in the repository."""
 
 
+class BadSnapshotChainError(IcechunkError, ValueError):
+    """Two snapshots are not in the ancestor/descendant relation an operation needs."""
+
+
 class RefAlreadyExistsError(IcechunkError):
     """A branch or tag with this name exists already."""
 

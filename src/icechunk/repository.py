@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import itertools
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Self
@@ -12,6 +13,7 @@ from ._asset_manager import AssetSettings
 from ._config import RepositoryConfig, config_from_yaml, config_to_yaml
 from ._core.repository import EngineSettings, RepositoryCore
 from ._core.session import DEFAULT_INLINE_THRESHOLD
+from ._exceptions import error_context
 from ._format.ids import decode_id, encode_id
 from ._ops.summary import ChunkStorageStats, GCSummary
 from ._snapshots import Diff, SnapshotInfo
@@ -299,12 +301,15 @@ class Repository:
     ) -> Iterator[SnapshotInfo]:
         """The history of a version, newest first, down to the repository's first snapshot.
 
-        Give exactly one of ``branch``, ``tag`` or ``snapshot_id``.
+        Give exactly one of ``branch``, ``tag`` or ``snapshot_id``. As upstream, the version is
+        looked up and its snapshot read at the call: a missing ref or snapshot fails here, not
+        when the history is first iterated.
         """
-        return sync_iter(
+        history = sync_iter(
             self.async_ancestry(branch=branch, tag=tag, snapshot_id=snapshot_id),
             method="Repository.ancestry",
         )
+        return itertools.chain([next(history)], history)
 
     async def async_ancestry(
         self,
@@ -314,9 +319,10 @@ class Repository:
         snapshot_id: str | None = None,
     ) -> AsyncIterator[SnapshotInfo]:
         """Async version of :meth:`ancestry`."""
-        start = await self._core.resolve_version(branch, tag, _decode(snapshot_id))
-        async for snapshot in self._core.ancestry(start):
-            yield SnapshotInfo._from_snapshot(snapshot)
+        with error_context("ancestry", branch=branch, tag=tag, snapshot_id=snapshot_id):
+            start = await self._core.resolve_version(branch, tag, _decode(snapshot_id))
+            async for snapshot in self._core.ancestry(start):
+                yield SnapshotInfo._from_snapshot(snapshot)
 
     ancestry_async = async_ancestry
 
@@ -491,7 +497,8 @@ class Repository:
         target = await self._core.resolve_version(branch, tag, _decode(snapshot_id))
         if as_of is not None:
             target = await self._as_of(target, as_of)
-        return Session(self, self._core.session(target, branch, read_only=True))
+        ref = f"branch {branch!r}" if branch is not None else f"tag {tag!r}" if tag else None
+        return Session(self, await self._core.open_session(target, branch, True, ref=ref))
 
     async def _as_of(self, tip: bytes, as_of: _dt.datetime) -> bytes:
         from ._exceptions import SnapshotNotFoundError
@@ -509,7 +516,9 @@ class Repository:
     async def writable_session_async(self, branch: str) -> Session:
         """Async version of :meth:`writable_session`."""
         tip = await self._core.branch_tip(branch)
-        core = self._core.session(tip.snapshot_id, branch, False, branch_version=tip.version)
+        core = await self._core.open_session(
+            tip.snapshot_id, branch, False, tip.version, ref=f"branch {branch!r}"
+        )
         return Session(self, core)
 
     @contextlib.contextmanager

@@ -12,6 +12,7 @@ from .. import _refs
 from .._asset_manager import AssetManager, AssetSettings
 from .._virtual import VirtualChunkResolver
 from .._exceptions import (
+    BadSnapshotChainError,
     BranchMovedError,
     IcechunkError,
     LocationNotEmptyError,
@@ -20,6 +21,7 @@ from .._exceptions import (
     ProtectedBranchError,
     RepositoryAlreadyExistsError,
     RepositoryNotFoundError,
+    SnapshotNotFoundError,
 )
 from .._format.ids import INITIAL_SNAPSHOT_ID, encode_id
 from .._format.snapshot import Snapshot, SnapshotHeader
@@ -208,18 +210,18 @@ class RepositoryCore:
 
     async def diff(self, from_id: bytes, to_id: bytes) -> DiffData:
         """What changed from snapshot ``from_id`` to its descendant ``to_id``."""
-        logs = []
-        found = from_id == to_id
+        between = []
         async for snapshot in self.ancestry(to_id):
             if snapshot.snapshot_id == from_id:
-                found = True
                 break
-            logs.append(await self.assets.fetch_transaction_log(snapshot.snapshot_id))
-        if not found:
-            raise IcechunkError(
-                f"snapshot {encode_id(from_id)} is not an ancestor of {encode_id(to_id)}; "
-                "diff needs `from` to be an ancestor of `to`"
+            between.append(snapshot.snapshot_id)
+        else:
+            raise BadSnapshotChainError(
+                f"the ancestry of snapshot {encode_id(to_id)} doesn't include snapshot "
+                f"{encode_id(from_id)}: diff needs `from` to be an ancestor of `to`. If you "
+                "meant the other direction, swap the two versions"
             )
+        logs = [await self.assets.fetch_transaction_log(s) for s in between]
         from_snap = await self.assets.fetch_snapshot(from_id)
         to_snap = await self.assets.fetch_snapshot(to_id)
         return _combine_logs(logs, from_snap, to_snap)
@@ -243,6 +245,32 @@ class RepositoryCore:
             branch_version=branch_version,
             virtual=self.virtual,
         )
+
+    async def open_session(
+        self,
+        snapshot_id: bytes,
+        branch: str | None,
+        read_only: bool,
+        branch_version: str | None = None,
+        ref: str | None = None,
+    ) -> SessionCore:
+        """A session whose snapshot is read now, so that a missing one fails at once.
+
+        ``ref`` names what pointed at the snapshot (``"branch 'main'"``) for the error.
+        """
+        try:
+            await self.assets.fetch_snapshot(snapshot_id)
+        except SnapshotNotFoundError:
+            name = encode_id(snapshot_id)
+            if ref is None:
+                raise
+            raise SnapshotNotFoundError(
+                f"{ref} points to snapshot {name}, which does not exist in this repository (it "
+                "was deleted, or the ref was edited by hand). Point the ref at a snapshot that "
+                "exists (for a branch: repo.reset_branch(...) with an id from repo.ancestry), "
+                "or restore the snapshot file"
+            ) from None
+        return self.session(snapshot_id, branch, read_only, branch_version)
 
     async def branch_tip(self, name: str) -> _refs.RefValue:
         """The snapshot a branch points to, with the storage version of its ref."""
