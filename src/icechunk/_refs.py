@@ -117,6 +117,7 @@ async def update_branch(
 
 
 async def delete_branch(backend: StorageBackend, name: str) -> None:
+    _log.debug("Deleting branch %r", name)
     await backend.delete([branch_key(name)])
 
 
@@ -127,6 +128,7 @@ async def create_tag(backend: StorageBackend, name: str, snapshot_id: bytes) -> 
         raise TagAlreadyExistsError(
             f"tag {name!r} was deleted and tags can never be re-created; choose another name"
         )
+    _log.debug("Creating tag %r at snapshot %s", name, encode_id(snapshot_id))
     try:
         await backend.put(tag_key(name), encode_ref(snapshot_id), mode=PutMode.CREATE)
     except PreconditionFailedError:
@@ -136,6 +138,7 @@ async def create_tag(backend: StorageBackend, name: str, snapshot_id: bytes) -> 
 async def delete_tag(backend: StorageBackend, name: str) -> None:
     """Delete tag ``name`` by writing its tombstone; TagNotFoundError if it does not exist."""
     await read_tag(backend, name)
+    _log.debug("Deleting tag %r", name)
     try:
         await backend.put(tag_tombstone_key(name), b"", mode=PutMode.CREATE)
     except PreconditionFailedError:
