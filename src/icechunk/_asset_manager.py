@@ -22,6 +22,7 @@ from ._exceptions import (
     ObjectTruncatedError,
     SnapshotNotFoundError,
     StorageError,
+    error_context,
 )
 from ._format.header import FileType, decode_file, encode_file, file_has_checksum
 from ._format.ids import decode_id, encode_id
@@ -212,7 +213,8 @@ class AssetManager:
                 raw, FileType.SNAPSHOT, decode_snapshot, f"snapshot {name}", check_snapshot
             )
 
-        return await self._snapshots.get_or_fetch(snapshot_id, load)
+        with error_context("fetch_snapshot", snapshot_id=encode_id(snapshot_id)):
+            return await self._snapshots.get_or_fetch(snapshot_id, load)
 
     async def fetch_snapshot_header(self, snapshot_id: bytes) -> SnapshotHeader:
         """A snapshot's id, parent, time, message, metadata and manifests (not its nodes)."""
@@ -227,7 +229,8 @@ class AssetManager:
                 raw, FileType.SNAPSHOT, decode_snapshot_header, f"snapshot {name}", check_header
             )
 
-        return await self._headers.get_or_fetch(snapshot_id, load)
+        with error_context("fetch_snapshot", snapshot_id=encode_id(snapshot_id)):
+            return await self._headers.get_or_fetch(snapshot_id, load)
 
     async def _get_snapshot_bytes(self, snapshot_id: bytes) -> bytes:
         name = encode_id(snapshot_id)
@@ -285,7 +288,8 @@ class AssetManager:
                 ) from None
             return _decode(raw, FileType.MANIFEST, decode_manifest, f"manifest {name}")
 
-        return await self._manifests.get_or_fetch(manifest_id, load)
+        with error_context("fetch_manifest", manifest_id=encode_id(manifest_id)):
+            return await self._manifests.get_or_fetch(manifest_id, load)
 
     async def write_manifest(self, manifest: Manifest) -> int:
         """Write the manifest and return its size in bytes."""
