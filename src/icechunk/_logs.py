@@ -68,7 +68,7 @@ class _Formatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-        micros = int(record.msecs * 1000)
+        micros = int(record.created % 1 * 1_000_000)
         level = _LEVEL_NAMES.get(record.levelno, record.levelname)
         target = record.name.replace(".", "::")
         text = f"{stamp}.{micros:06d}Z {level:>5} {target}: {record.getMessage()}"
