@@ -1,6 +1,7 @@
 """The documentation: its examples run, its API reference is complete, and it builds strictly.
 
-- Every fenced ``python`` block of a page under docs/ (except the generated API reference) is
+- Every fenced ``python`` block of README.md and of a page under docs/ (except the generated
+  API reference) is
   run, in order, in one namespace per page, in a fresh temporary folder. A block right after
   an ``<!-- no-run -->`` line is shown but not run (cloud credentials and the like).
 - Every public name (``__all__`` of ``icechunk``, ``icechunk.xarray``, ``icechunk.dask`` and
@@ -24,7 +25,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-PAGES = sorted(
+PAGES = [ROOT / "README.md"] + sorted(
     p for p in DOCS.rglob("*.md") if "reference" not in p.relative_to(DOCS).parts
 )
 PUBLIC_MODULES = ["icechunk", "icechunk.xarray", "icechunk.dask", "icechunk.distributed"]
@@ -48,7 +49,7 @@ def python_blocks(text: str) -> list[tuple[int, str]]:
 
 
 def test_pages_exist() -> None:
-    names = {p.relative_to(DOCS).as_posix() for p in PAGES}
+    names = {p.relative_to(DOCS).as_posix() for p in PAGES if DOCS in p.parents}
     for required in [
         "getting-started.md",
         "concepts.md",
@@ -69,7 +70,7 @@ def test_pages_exist() -> None:
         assert required in names
 
 
-@pytest.mark.parametrize("page", PAGES, ids=[p.relative_to(DOCS).as_posix() for p in PAGES])
+@pytest.mark.parametrize("page", PAGES, ids=[p.relative_to(ROOT).as_posix() for p in PAGES])
 def test_page_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     blocks = python_blocks(page.read_text())
     if not blocks:
@@ -146,3 +147,18 @@ def test_docs_build_strict(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-10000:]
     assert (tmp_path / "site" / "reference" / "repository" / "index.html").exists()
     assert (tmp_path / "site" / "notebooks" / "02_climate_workflow" / "index.html").exists()
+
+
+def test_readme_names_both_versions(capsys: pytest.CaptureFixture[str]) -> None:
+    """README and print_debug_info say which implementation this is, and both versions."""
+    import icechunk
+    from icechunk._version import IMPLEMENTATION_VERSION
+
+    icechunk.print_debug_info()
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("icechunk:"))
+    assert "pure-Python implementation" in line and IMPLEMENTATION_VERSION in line
+    assert icechunk.__version__ in line
+    readme = (ROOT / "README.md").read_text()
+    assert line in readme
+    assert f"## {IMPLEMENTATION_VERSION} " in (ROOT / "CHANGELOG.md").read_text()
+    assert not re.search(r"\]\((https?:)?//", readme), "README links outside the repository"
