@@ -20,7 +20,7 @@ import sys
 import time
 from importlib import import_module
 
-from ._version import SPEC_VERSION, __version__
+from ._version import IMPLEMENTATION_VERSION, SPEC_VERSION, __version__
 
 __all__ = ["initialize_logs", "print_debug_info", "set_logs_filter", "spec_version"]
 
@@ -187,10 +187,17 @@ def spec_version() -> int:
 
 
 def print_debug_info() -> None:
-    """Print the versions of Python, icechunk and related packages (for bug reports)."""
+    """Print the versions of Python, icechunk and related packages (for bug reports).
+
+    This package is the pure-Python implementation of Icechunk: the report gives its own
+    version next to the upstream Icechunk API version (``icechunk.__version__``) it implements.
+    """
     print(f"platform:  {platform.platform()}")
     print(f"python:  {platform.python_version()}")
-    print(f"icechunk:  {__version__}")
+    print(
+        f"icechunk:  {__version__} (pure-Python implementation {IMPLEMENTATION_VERSION} of the "
+        f"upstream Icechunk {__version__} API; on-disk format spec v{SPEC_VERSION})"
+    )
     for package in ("zarr", "numcodecs", "numpy", "xarray", "dask", "virtualizarr"):
         try:
             print(f"{package}:  {import_module(package).__version__}")
