@@ -16,6 +16,7 @@ from ._core.session import DEFAULT_INLINE_THRESHOLD
 from ._exceptions import error_context
 from ._format.ids import decode_id, encode_id
 from ._ops.summary import ChunkStorageStats, GCSummary
+from ._progress import progress_bar
 from ._snapshots import Diff, SnapshotInfo
 from ._sync import sync, sync_iter
 from ._time import to_micros
@@ -92,6 +93,11 @@ class Repository:
 
     def __repr__(self) -> str:
         return f"<icechunk.Repository storage={self._storage!r}>"
+
+    def _repr_html_(self) -> str:
+        from ._display import repository_html
+
+        return repository_html(self)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -554,9 +560,16 @@ class Repository:
         return json.dumps(_describe_snapshot(snapshot), indent=2 if pretty else None)
 
     def rewrite_manifests(
-        self, message: str, *, branch: str, metadata: dict[str, Any] | None = None
+        self,
+        message: str,
+        *,
+        branch: str,
+        metadata: dict[str, Any] | None = None,
+        progress: bool = False,
     ) -> str:
         """Commit to ``branch`` a snapshot whose arrays each get one freshly written manifest.
+
+        ``progress=True`` shows a progress bar (tqdm) of the arrays rewritten.
 
         Returns
         -------
@@ -564,18 +577,30 @@ class Repository:
             The id of the new snapshot.
         """
         return sync(
-            self.rewrite_manifests_async(message, branch=branch, metadata=metadata),
+            self.rewrite_manifests_async(
+                message, branch=branch, metadata=metadata, progress=progress
+            ),
             method="Repository.rewrite_manifests",
         )
 
     async def rewrite_manifests_async(
-        self, message: str, *, branch: str, metadata: dict[str, Any] | None = None
+        self,
+        message: str,
+        *,
+        branch: str,
+        metadata: dict[str, Any] | None = None,
+        progress: bool = False,
     ) -> str:
         """Async version of :meth:`rewrite_manifests`."""
         session = await self.writable_session_async(branch)
         session._core.rewrite_manifests = True
         splitting = {"splitting_config": None}
-        return encode_id(await session._core.commit(message, {**splitting, **(metadata or {})}))
+        with progress_bar(progress, unit="array") as bar:
+            arrays = [n for n in (await session._core.nodes()).values() if n.array is not None]
+            bar.stage("Rewriting manifests", len(arrays))
+            session._core.progress = bar
+            snapshot = await session._core.commit(message, {**splitting, **(metadata or {})})
+        return encode_id(snapshot)
 
     # --- maintenance -------------------------------------------------------------------------
 
@@ -585,6 +610,7 @@ class Repository:
         *,
         delete_expired_branches: bool = False,
         delete_expired_tags: bool = False,
+        progress: bool = False,
     ) -> set[str]:
         """Cut snapshots written before ``older_than`` out of every ref's history.
 
@@ -599,6 +625,8 @@ class Repository:
             :meth:`datetime.datetime.timestamp` reads it).
         delete_expired_branches, delete_expired_tags
             Delete refs whose tip itself is older than the threshold (never ``main``).
+        progress
+            Show a progress bar (tqdm) of the refs processed.
 
         Returns
         -------
@@ -610,6 +638,7 @@ class Repository:
                 older_than,
                 delete_expired_branches=delete_expired_branches,
                 delete_expired_tags=delete_expired_tags,
+                progress=progress,
             ),
             method="Repository.expire_snapshots",
         )
@@ -620,16 +649,19 @@ class Repository:
         *,
         delete_expired_branches: bool = False,
         delete_expired_tags: bool = False,
+        progress: bool = False,
     ) -> set[str]:
         """Async version of :meth:`expire_snapshots`."""
         from ._ops.expiration import expire_snapshots
 
-        result = await expire_snapshots(
-            self._core.assets,
-            to_micros(older_than),
-            delete_expired_branches=delete_expired_branches,
-            delete_expired_tags=delete_expired_tags,
-        )
+        with progress_bar(progress, unit="ref") as bar:
+            result = await expire_snapshots(
+                self._core.assets,
+                to_micros(older_than),
+                delete_expired_branches=delete_expired_branches,
+                delete_expired_tags=delete_expired_tags,
+                progress=bar,
+            )
         return {encode_id(s) for s in result.released}
 
     def garbage_collect(
@@ -640,6 +672,7 @@ class Repository:
         max_snapshots_in_memory: int = 50,
         max_compressed_manifest_mem_bytes: int = 512 * 1024 * 1024,
         max_concurrent_manifest_fetches: int = 500,
+        progress: bool = False,
     ) -> GCSummary:
         """Delete objects no branch or tag can reach, if older than the cutoff.
 
@@ -650,9 +683,13 @@ class Repository:
             a naive datetime is taken as local time.
         dry_run
             Count what would be deleted without deleting anything.
+        progress
+            Show progress bars (tqdm) of the history walked and the objects scanned.
         """
         return sync(
-            self.garbage_collect_async(delete_object_older_than, dry_run=dry_run),
+            self.garbage_collect_async(
+                delete_object_older_than, dry_run=dry_run, progress=progress
+            ),
             method="Repository.garbage_collect",
         )
 
@@ -664,13 +701,18 @@ class Repository:
         max_snapshots_in_memory: int = 50,
         max_compressed_manifest_mem_bytes: int = 512 * 1024 * 1024,
         max_concurrent_manifest_fetches: int = 500,
+        progress: bool = False,
     ) -> GCSummary:
         """Async version of :meth:`garbage_collect`."""
         from ._ops.gc import garbage_collect
 
-        result = await garbage_collect(
-            self._core.assets, to_micros(delete_object_older_than), dry_run=dry_run
-        )
+        with progress_bar(progress, unit="object") as bar:
+            result = await garbage_collect(
+                self._core.assets,
+                to_micros(delete_object_older_than),
+                dry_run=dry_run,
+                progress=bar,
+            )
         return GCSummary(
             bytes_deleted=result.bytes_deleted,
             chunks_deleted=result.chunks_deleted,
@@ -685,9 +727,16 @@ class Repository:
         max_snapshots_in_memory: int = 50,
         max_compressed_manifest_mem_bytes: int = 512 * 1024 * 1024,
         max_concurrent_manifest_fetches: int = 500,
+        progress: bool = False,
     ) -> ChunkStorageStats:
-        """Bytes of chunks reachable from any branch or tag, by storage kind."""
-        return sync(self.chunk_storage_stats_async(), method="Repository.chunk_storage_stats")
+        """Bytes of chunks reachable from any branch or tag, by storage kind.
+
+        ``progress=True`` shows progress bars (tqdm) of the history and manifests read.
+        """
+        return sync(
+            self.chunk_storage_stats_async(progress=progress),
+            method="Repository.chunk_storage_stats",
+        )
 
     async def chunk_storage_stats_async(
         self,
@@ -695,11 +744,13 @@ class Repository:
         max_snapshots_in_memory: int = 50,
         max_compressed_manifest_mem_bytes: int = 512 * 1024 * 1024,
         max_concurrent_manifest_fetches: int = 500,
+        progress: bool = False,
     ) -> ChunkStorageStats:
         """Async version of :meth:`chunk_storage_stats`."""
         from ._ops.gc import chunk_storage_stats
 
-        native, virtual, inline = await chunk_storage_stats(self._core.assets)
+        with progress_bar(progress, unit="object") as bar:
+            native, virtual, inline = await chunk_storage_stats(self._core.assets, bar)
         return ChunkStorageStats(native, virtual, inline)
 
     def total_chunks_storage(

@@ -56,6 +56,7 @@ from .._format.snapshot import (
     NodeSnapshot,
     Snapshot,
 )
+from .._progress import NoProgress, Progress
 from .._virtual import VirtualChunkResolver
 from ..storage._backend import ByteRange
 from ._nodes import ChunkKeyEncoding, chunk_key_encoding, grid_shape
@@ -126,6 +127,8 @@ class SessionCore:
         self.virtual = virtual or VirtualChunkResolver({}, {})
         # rewrite every array's manifest on the next commit, even without changes
         self.rewrite_manifests = False
+        # told of every array whose manifest a commit writes (see Repository.rewrite_manifests)
+        self.progress: Progress = NoProgress()
         self._nodes: dict[str, NodeSnapshot] | None = None
         self._encodings: dict[bytes, ChunkKeyEncoding] = {}
         self._lock = asyncio.Lock()
@@ -545,6 +548,7 @@ class SessionCore:
                     manifest = Manifest(new_id12(), {node.node_id: table})
                     new_manifests.append(manifest)
                     manifests = (ManifestRef(manifest.manifest_id, table.extents()),)
+                self.progress.step()
                 node = replace(node, array=replace(node.array, manifests=manifests))
             nodes.append(node)
         sizes = await asyncio.gather(*(self.assets.write_manifest(m) for m in new_manifests))

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from .. import _refs
 from .._asset_manager import AssetManager
 from .._format.snapshot import SnapshotHeader
+from .._progress import NoProgress, Progress
 from ._walk import history, ref_tips
 
 
@@ -32,10 +33,15 @@ async def expire_snapshots(
     older_than_micros: int,
     delete_expired_branches: bool = False,
     delete_expired_tags: bool = False,
+    progress: Progress | None = None,
 ) -> ExpireResult:
     """Expire snapshots written before ``older_than_micros`` (µs since the epoch)."""
     result = ExpireResult()
-    for kind, name, tip in await ref_tips(assets):
+    progress = progress or NoProgress()
+    tips = await ref_tips(assets)
+    progress.stage("Expiring refs", len(tips))
+    for kind, name, tip in tips:
+        progress.step()
         chain = [s async for s in history(assets, tip)]
         await _expire_history(assets, chain, older_than_micros, result)
         if chain[0].flushed_at >= older_than_micros:

@@ -18,6 +18,7 @@ import numpy as np
 from .._asset_manager import CHUNKS, MANIFESTS, SNAPSHOTS, TRANSACTIONS, AssetManager
 from .._format.ids import INITIAL_SNAPSHOT_ID, decode_id, encode_id, is_object_id
 from .._format.manifest import RefKind
+from .._progress import NoProgress, Progress
 from ._walk import history, ref_tips
 
 _log = logging.getLogger(__name__)
@@ -39,18 +40,24 @@ class Reachable:
     chunks: set[str]
 
 
-async def mark(assets: AssetManager) -> Reachable:
+async def mark(assets: AssetManager, progress: Progress | None = None) -> Reachable:
     """Names of every object reachable from a ref."""
+    progress = progress or NoProgress()
     snapshots: set[bytes] = {INITIAL_SNAPSHOT_ID}
     manifests: set[bytes] = set()
-    for _, _, tip in await ref_tips(assets):
+    tips = await ref_tips(assets)
+    progress.stage("Walking history", len(tips))
+    for _, _, tip in tips:
         async for snapshot in history(assets, tip):
             if snapshot.snapshot_id in snapshots and snapshot.snapshot_id != INITIAL_SNAPSHOT_ID:
                 break
             snapshots.add(snapshot.snapshot_id)
             manifests.update(m.manifest_id for m in snapshot.manifest_files)
+        progress.step()
     chunks: set[bytes] = set()
+    progress.stage("Reading manifests", len(manifests))
     for manifest_id in manifests:
+        progress.step()
         manifest = await assets.fetch_manifest(manifest_id)
         for table in manifest.arrays.values():
             native = table.chunk_id[table.kind == RefKind.NATIVE]
@@ -64,11 +71,15 @@ async def mark(assets: AssetManager) -> Reachable:
 
 
 async def garbage_collect(
-    assets: AssetManager, older_than_micros: int, dry_run: bool = False
+    assets: AssetManager,
+    older_than_micros: int,
+    dry_run: bool = False,
+    progress: Progress | None = None,
 ) -> GCResult:
     """Delete unreachable objects last modified before ``older_than_micros``."""
     _log.debug("Garbage collection started (dry run: %s)", dry_run)
-    keep = await mark(assets)
+    progress = progress or NoProgress()
+    keep = await mark(assets, progress)
     counts: dict[str, int] = {}
     total_bytes = 0
     for prefix, live in (
@@ -78,7 +89,9 @@ async def garbage_collect(
         (CHUNKS, keep.chunks),
     ):
         doomed = []
+        progress.stage(f"Scanning {prefix.rstrip('/')}")
         async for info in assets.backend.list(prefix):
+            progress.step()
             name = info.key[len(prefix) :]
             modified = int(info.last_modified.timestamp() * 1_000_000)
             if name not in live and is_object_id(name) and modified < older_than_micros:
@@ -98,16 +111,21 @@ async def garbage_collect(
     )
 
 
-async def chunk_storage_stats(assets: AssetManager) -> tuple[int, int, int]:
+async def chunk_storage_stats(
+    assets: AssetManager, progress: Progress | None = None
+) -> tuple[int, int, int]:
     """Bytes of ``(native, virtual, inline)`` chunks reachable from any ref.
 
     Native chunk objects are counted once however many references share them.
     """
-    keep = await mark(assets)
+    progress = progress or NoProgress()
+    keep = await mark(assets, progress)
+    progress.stage("Counting chunk bytes", len(keep.manifests))
     native = virtual = inline = 0
     seen_virtual: set[tuple[str, int, int]] = set()
     for name in keep.manifests:
         manifest = await assets.fetch_manifest(decode_id(name))
+        progress.step()
         for table in manifest.arrays.values():
             inline += int(table.length[table.kind == RefKind.INLINE].sum())
             rows = np.flatnonzero(table.kind == RefKind.VIRTUAL)
@@ -116,7 +134,9 @@ async def chunk_storage_stats(assets: AssetManager) -> tuple[int, int, int]:
                 if key not in seen_virtual:
                     seen_virtual.add(key)
                     virtual += key[2]
+    progress.stage("Scanning chunks")
     async for info in assets.backend.list(CHUNKS):
+        progress.step()
         if info.key[len(CHUNKS) :] in keep.chunks:
             native += info.size
     return native, virtual, inline
