@@ -39,6 +39,7 @@ from ._conflicts import (
     ConflictType,
     VersionSelection,
 )
+from ._display import History
 from ._exceptions import ConflictError, IcechunkError, RebaseFailedError
 from ._logs import initialize_logs, print_debug_info, set_logs_filter, spec_version
 from ._ops.summary import ChunkStorageStats, GCSummary
@@ -117,6 +118,7 @@ __all__ = [
     "GcsBearerCredential",
     "GcsCredentials",
     "GcsStaticCredentials",
+    "History",
     "IcechunkError",
     "IcechunkStore",
     "ManifestConfig",

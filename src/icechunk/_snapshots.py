@@ -48,6 +48,11 @@ class SnapshotInfo:
             manifests=[ManifestFileInfo._from_format(m) for m in snapshot.manifest_files],
         )
 
+    def _repr_html_(self) -> str:
+        from ._display import snapshot_info_html
+
+        return snapshot_info_html(self)
+
 
 _SHOWN_CHUNKS = 10  # chunk indices a Diff's repr lists per array
 
@@ -77,6 +82,11 @@ class Diff:
                 self.updated_chunks,
             )
         )
+
+    def _repr_html_(self) -> str:
+        from ._display import diff_html
+
+        return diff_html(self)
 
     def __repr__(self) -> str:
         sections = (

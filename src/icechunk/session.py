@@ -89,7 +89,13 @@ class Session:
     def __repr__(self) -> str:
         kind = "read-only" if self.read_only else "writable"
         branch = f" branch={self.branch!r}" if self.branch else ""
-        return f"<icechunk.Session {kind}{branch} snapshot={self.snapshot_id}>"
+        dirty = " uncommitted changes" if self.has_uncommitted_changes else ""
+        return f"<icechunk.Session {kind}{branch} snapshot={self.snapshot_id}{dirty}>"
+
+    def _repr_html_(self) -> str:
+        from ._display import session_html
+
+        return session_html(self)
 
     # --- properties --------------------------------------------------------------------------
 
