@@ -246,17 +246,34 @@ def _require(credentials: Any, kind: type, name: str, location: str) -> Any:
     return credentials
 
 
+def _require_sentinel(credentials: Any, expected: Any, location: str) -> None:
+    if credentials is not None and credentials is not expected:
+        raise VirtualChunkError(
+            f"the authorization given for {location} is {credentials!r}, but its container "
+            f"needs no credentials: authorize it with icechunk.credentials.{expected!r} (or "
+            "None)"
+        )
+
+
 def _build_store(container: Any, credentials: Any, scheme: str, netloc: str, location: str) -> Any:
     from . import _config as config
-    from .credentials import AzureCredentials, GcsCredentials, S3Credentials
+    from .credentials import (
+        AzureCredentials,
+        GcsCredentials,
+        HttpAccess,
+        LocalFileSystemAccess,
+        S3Credentials,
+    )
     from .storage._cloud import TIGRIS_ENDPOINT, AzureSpec, GcsSpec, HttpSpec, S3Spec
 
     store = container.store
     credentials = _unwrap(credentials)
     try:
         if isinstance(store, config._StoreLocal):
+            _require_sentinel(credentials, LocalFileSystemAccess, location)
             return LocalStore()
         if isinstance(store, config._StoreHttp):
+            _require_sentinel(credentials, HttpAccess, location)
             return _obstore_of(HttpSpec(f"{scheme}://{netloc}", config=store._0).make_backend())
         if isinstance(store, config._StoreS3Base):
             options = store._0

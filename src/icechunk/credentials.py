@@ -8,7 +8,10 @@ is a union whose members are nested classes (``S3Credentials.Static``, ``GcsCred
 
 Refreshable credentials hold a pickled Python callable (``pickled_function``). The helpers pickle
 it with cloudpickle, so lambdas and closures work as well as module-level functions; the credential
-objects themselves pickle with plain :mod:`pickle` and with cloudpickle.
+objects themselves pickle with plain :mod:`pickle` and with cloudpickle. In the process that made
+them they call the caller's own object (a callable instance keeps its state); a pickled copy
+carries the object as it is when the copy is made. As upstream, a function that fails or returns
+the wrong type is reported when the credentials are first needed, not when they are created.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any, ClassVar, TypeAlias
 
 import cloudpickle
 
+from ._exceptions import CredentialsFetchError
 from ._values import (
     Record,
     Variant,
@@ -31,6 +35,8 @@ from ._values import (
 )
 
 __all__ = [
+    "HttpAccess",
+    "LocalFileSystemAccess",
     "AnyAzureCredential",
     "AnyAzureStaticCredential",
     "AnyCredential",
@@ -156,15 +162,33 @@ class _Refreshable(Variant):
             object.__setattr__(self, "_function", fn)
         return fn  # type: ignore[no-any-return]
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        fn = self._function
+        pickled = self.pickled_function if fn is None else _pickle_function(fn)
+        return (type(self), (pickled, self.current))
+
     def _fetch(self) -> Any:
         """Call the function and check it returned the right credential type."""
-        value = self.get_credentials()
+        owner, wanted = type(self).__qualname__, self._result_type.__name__
+        try:
+            value = self.get_credentials()
+        except Exception as e:
+            raise CredentialsFetchError(
+                f"{e}: the get_credentials function of {owner} raised {type(e).__name__}; fix "
+                f"it so that it returns {wanted}"
+            ) from e
         if not isinstance(value, self._result_type):
-            raise TypeError(
-                f"the get_credentials function of {type(self).__qualname__} must return "
-                f"{self._result_type.__name__}, it returned {type(value).__name__}"
+            raise CredentialsFetchError(
+                f"'{type(value).__name__}' object cannot be cast as '{wanted}': the "
+                f"get_credentials function of {owner} must return {wanted}"
             )
         return value
+
+
+def _as_function(fn: Any) -> bytes | Callable[[], Any]:
+    """What the helpers store: the callable itself, or (as upstream accepts anything) the
+    pickle of a non-callable, which then fails when the credentials are first needed."""
+    return fn if callable(fn) else _pickle_function(fn)
 
 
 def _pickle_function(fn: Callable[[], Any]) -> bytes:
@@ -658,10 +682,8 @@ def s3_refreshable_credentials(
     -------
     S3Credentials.Refreshable
     """
-    if not callable(get_credentials):
-        raise TypeError("get_credentials must be a callable returning S3StaticCredentials")
     current = get_credentials() if scatter_initial_credentials else None
-    return _S3Refreshable(_pickle_function(get_credentials), current)
+    return _S3Refreshable(_as_function(get_credentials), current)
 
 
 def s3_static_credentials(
@@ -831,10 +853,8 @@ def gcs_refreshable_credentials(
     -------
     GcsCredentials.Refreshable
     """
-    if not callable(get_credentials):
-        raise TypeError("get_credentials must be a callable returning GcsBearerCredential")
     current = get_credentials() if scatter_initial_credentials else None
-    return _GcsRefreshable(_pickle_function(get_credentials), current)
+    return _GcsRefreshable(_as_function(get_credentials), current)
 
 
 def gcs_anonymous_credentials() -> _GcsAnonymous:
@@ -1020,7 +1040,7 @@ def containers_credentials(
     for prefix, cred in items.items():
         if not isinstance(prefix, str):
             raise TypeError(f"container url prefixes must be str, got {prefix!r}")
-        if cred is None or isinstance(cred, Credentials):
+        if cred is None or isinstance(cred, (Credentials, NoCredentialsNeeded)):
             res[prefix] = cred  # type: ignore[assignment]
         elif isinstance(cred, S3Credentials):
             res[prefix] = _CredS3(cred)  # type: ignore[arg-type]
@@ -1031,3 +1051,30 @@ def containers_credentials(
         else:
             raise ValueError(f"Unknown credential type {type(cred)}")
     return res
+
+
+class NoCredentialsNeeded:
+    """Authorization of a virtual chunk container that needs no credentials.
+
+    Use the two instances, :data:`LocalFileSystemAccess` (``file://`` containers) and
+    :data:`HttpAccess` (``http(s)://`` containers), where ``None`` would otherwise say "no
+    credentials": they also check that the container is of that kind.
+    """
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __repr__(self) -> str:
+        return self._name
+
+    def __reduce__(self) -> str:
+        return self._name  # pickles as the module-level singleton
+
+
+#: Authorizes a ``file://`` virtual chunk container (no credentials needed).
+LocalFileSystemAccess = NoCredentialsNeeded("LocalFileSystemAccess")
+
+#: Authorizes an ``http://`` or ``https://`` virtual chunk container (no credentials needed).
+HttpAccess = NoCredentialsNeeded("HttpAccess")

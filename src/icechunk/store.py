@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from zarr.abc.store import (
     ByteRequest,
     OffsetByteRequest,
@@ -16,6 +18,7 @@ from zarr.abc.store import (
 from zarr.core.buffer import Buffer, BufferPrototype
 from zarr.core.sync import SyncMixin
 
+from ._core import virtual_refs
 from ._core.store import ChunkKey, StoreCore
 from ._store_handle import StoreHandle
 from ._config import VirtualChunkSpec
@@ -209,7 +212,7 @@ class IcechunkStore(Store, SyncMixin):
             return _slice(payload.data, byte_range)
         if isinstance(payload, NativeChunk):
             rng = _object_range(payload.offset, payload.length, byte_range)
-            return await core.session.assets.fetch_chunk(payload.chunk_id, rng)
+            return await core.session.assets.fetch_native_chunk(payload, rng)
         assert isinstance(payload, VirtualChunk)
         rng = _object_range(0, payload.length, byte_range)
         return await core.session.virtual.fetch(payload, rng.start, rng.end)
@@ -374,10 +377,7 @@ class IcechunkStore(Store, SyncMixin):
         """Async version of :meth:`set_virtual_refs`."""
         self._check_writable()
         session = self._core.session
-        path = "/" + array_path.strip("/")
-        node = await session.get_node(path)
-        if node is None or node.array is None:
-            raise NodeNotFoundError(f"no array at {path!r}")
+        node = await self._array_node(array_path)
         failed: list[tuple[int, ...]] = []
         for spec in chunks:
             index = tuple(int(i) for i in spec.index)
@@ -389,6 +389,113 @@ class IcechunkStore(Store, SyncMixin):
                 node, index, _virtual_chunk(spec.location, spec.offset, spec.length, checksum)
             )
         return failed or None
+
+    def set_virtual_refs_arr(
+        self,
+        array_path: str,
+        chunk_grid_shape: tuple[int, ...],
+        locations: list[str],
+        offsets: np.ndarray,
+        lengths: np.ndarray,
+        *,
+        validate_containers: bool = True,
+        arr_offset: tuple[int, ...] | None = None,
+        checksum: datetime | str | None = None,
+    ) -> list[tuple[int, ...]] | None:
+        """Store the virtual references of a block of chunks from flat columns.
+
+        Much faster than :meth:`set_virtual_refs` for many chunks: no per-chunk
+        ``VirtualChunkSpec`` objects.
+
+        Parameters
+        ----------
+        array_path
+            The array, e.g. ``"group/temperature"``.
+        chunk_grid_shape
+            How many chunks along each dimension the columns describe, in C (row-major)
+            order; its product is the length of each column.
+        locations
+            The URL of each chunk's file; an empty string leaves that chunk untouched.
+        offsets, lengths
+            uint64 arrays: where each chunk's bytes are in its file.
+        validate_containers
+            Skip (and return) chunks whose location no virtual chunk container covers.
+        arr_offset
+            The chunk index of the block's first chunk (for appends), default all zeros.
+        checksum
+            One etag (str) or last-modified time (datetime; naive means local time) for all
+            the chunks; reads fail if a file changed after it.
+
+        Returns
+        -------
+        list of tuple of int, or None
+            None when every reference was stored; otherwise the skipped chunk indices.
+        """
+        return sync(
+            self.set_virtual_refs_arr_async(
+                array_path,
+                chunk_grid_shape,
+                locations,
+                offsets,
+                lengths,
+                validate_containers=validate_containers,
+                arr_offset=arr_offset,
+                checksum=checksum,
+            ),
+            method="IcechunkStore.set_virtual_refs_arr",
+        )
+
+    async def set_virtual_refs_arr_async(
+        self,
+        array_path: str,
+        chunk_grid_shape: tuple[int, ...],
+        locations: list[str],
+        offsets: np.ndarray,
+        lengths: np.ndarray,
+        *,
+        validate_containers: bool = True,
+        arr_offset: tuple[int, ...] | None = None,
+        checksum: datetime | str | None = None,
+    ) -> list[tuple[int, ...]] | None:
+        """Async version of :meth:`set_virtual_refs_arr`."""
+        self._check_writable()
+        node = await self._array_node(array_path)
+        return virtual_refs.set_virtual_refs_arr(
+            self._core.session,
+            node,
+            chunk_grid_shape,
+            locations,
+            offsets,
+            lengths,
+            validate_containers=validate_containers,
+            arr_offset=arr_offset,
+            checksum=checksum,
+        )
+
+    async def array_chunk_iterator(
+        self, array_path: str, batch_size: int = 100_000
+    ) -> AsyncIterator[
+        tuple[np.ndarray, np.ndarray, list[str], np.ndarray, np.ndarray, dict[int, bytes]]
+    ]:
+        """The chunk references of one array, in batches of columns (``async for``).
+
+        Each batch is ``(coords, kinds, paths, offsets, lengths, inlined)``: chunk indices
+        (uint32, ``(n, ndim)``), kinds (uint8: 1 native, 2 virtual, 3 inline, the values of
+        :class:`ChunkType`), paths (the URL of a virtual chunk, the chunk id of a native one,
+        ``""`` for inline), byte offsets and lengths (uint64), and the bytes of inline rows
+        keyed by row. Uninitialized chunks are left out; the session's uncommitted changes
+        are included.
+        """
+        node = await self._array_node(array_path)
+        async for batch in virtual_refs.iter_chunk_refs(self._core.session, node, batch_size):
+            yield batch.as_tuple()
+
+    async def _array_node(self, array_path: str) -> Any:
+        path = "/" + array_path.strip("/")
+        node = await self._core.session.get_node(path)
+        if node is None or node.array is None:
+            raise NodeNotFoundError(f"no array at {path!r}")
+        return node
 
     # --- listing -----------------------------------------------------------------------------
 

@@ -1,0 +1,158 @@
+"""Chunk references of one array in bulk, as numpy columns: set many virtual refs at once, and
+list an array's references in batches (what VirtualiZarr and large archive indexers use).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._exceptions import InvalidKeyError
+from .._format.ids import encode_id
+from .._format.manifest import ChunkCoords, RefKind, VirtualChunk
+from .._format.snapshot import NodeSnapshot
+from .._time import as_aware
+from ._nodes import grid_shape
+from .session import SessionCore
+
+# the public ChunkType values of each manifest ref kind (upstream's array_chunk_iterator)
+_PUBLIC_KIND = {RefKind.NATIVE: 1, RefKind.VIRTUAL: 2, RefKind.INLINE: 3}
+
+
+@dataclass(frozen=True)
+class RefBatch:
+    """One batch of an array's chunk references; row ``i`` of every column is one chunk."""
+
+    coords: np.ndarray  # (n, ndim) uint32
+    kinds: np.ndarray  # (n,) uint8: 1 native, 2 virtual, 3 inline
+    paths: list[str]  # URL (virtual), chunk id (native), "" (inline)
+    offsets: np.ndarray  # (n,) uint64
+    lengths: np.ndarray  # (n,) uint64
+    inlined: dict[int, bytes]  # row -> bytes, inline rows only
+
+    def as_tuple(
+        self,
+    ) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray, np.ndarray, dict[int, bytes]]:
+        return self.coords, self.kinds, self.paths, self.offsets, self.lengths, self.inlined
+
+
+def set_virtual_refs_arr(
+    session: SessionCore,
+    node: NodeSnapshot,
+    chunk_grid_shape: Sequence[int],
+    locations: Sequence[str],
+    offsets: np.ndarray,
+    lengths: np.ndarray,
+    *,
+    validate_containers: bool = True,
+    arr_offset: Sequence[int] | None = None,
+    checksum: _dt.datetime | str | None = None,
+) -> list[ChunkCoords] | None:
+    """Stage one virtual reference per non-empty location, chunks in C order of the grid.
+
+    Returns the chunk indices whose location no virtual chunk container covers (those are
+    skipped), or None when every reference was staged.
+    """
+    session._require_writable()
+    assert node.array is not None
+    shape = tuple(int(n) for n in chunk_grid_shape)
+    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    offsets = np.asarray(offsets, dtype=np.uint64).reshape(-1)
+    lengths = np.asarray(lengths, dtype=np.uint64).reshape(-1)
+    if not len(locations) == len(offsets) == len(lengths) == count:
+        raise ValueError(
+            f"set_virtual_refs_arr needs one location, offset and length per chunk of the "
+            f"grid {list(shape)} ({count}); got {len(locations)} locations, {len(offsets)} "
+            f"offsets and {len(lengths)} lengths"
+        )
+    grid = grid_shape(node.array.shape)
+    start = tuple(int(i) for i in arr_offset) if arr_offset is not None else (0,) * len(grid)
+    if len(shape) != len(grid) or len(start) != len(grid):
+        raise ValueError(
+            f"array {node.path!r} has {len(grid)} dimensions; got a chunk grid of {len(shape)} "
+            f"and an offset of {len(start)}"
+        )
+    ends = [s + n for s, n in zip(start, shape)]
+    if any(e > g for e, g in zip(ends, grid)):
+        raise InvalidKeyError(
+            f"chunks {start} to {tuple(e - 1 for e in ends)} reach outside the chunk grid "
+            f"{list(grid)} of array {node.path!r}; resize the array first"
+        )
+    etag, modified = _checksum_fields(checksum)
+    coords = _grid_coords(shape, start)
+    chunks = session.change_set.chunks.setdefault(node.node_id, {})
+    allowed: dict[str, bool] = {}
+    failed: list[ChunkCoords] = []
+    for row, (location, offset, length) in enumerate(
+        zip(locations, offsets.tolist(), lengths.tolist())
+    ):
+        if not location:
+            continue
+        ok = allowed.get(location)
+        if ok is None:
+            ok = not validate_containers or session.virtual.container_for(location) is not None
+            allowed[location] = ok
+        if ok:
+            chunks[coords[row]] = VirtualChunk(location, offset, length, etag, modified)
+        else:
+            failed.append(coords[row])
+    if not chunks:
+        del session.change_set.chunks[node.node_id]
+    return failed or None
+
+
+def _grid_coords(shape: tuple[int, ...], start: tuple[int, ...]) -> list[ChunkCoords]:
+    """Every chunk index of a grid of ``shape`` shifted by ``start``, in C order."""
+    if not shape:
+        return [()]
+    grid = np.indices(shape, dtype=np.int64).reshape(len(shape), -1).T + np.array(start)
+    return [tuple(c) for c in grid.tolist()]
+
+
+def _checksum_fields(checksum: _dt.datetime | str | None) -> tuple[str | None, int | None]:
+    if checksum is None:
+        return None, None
+    if isinstance(checksum, _dt.datetime):
+        return None, int(as_aware(checksum).timestamp())
+    if isinstance(checksum, str):
+        return checksum, None
+    raise TypeError(
+        f"checksum must be an etag (str), a last-modified datetime or None; got "
+        f"{type(checksum).__name__}"
+    )
+
+
+async def iter_chunk_refs(
+    session: SessionCore, node: NodeSnapshot, batch_size: int = 100_000
+) -> AsyncIterator[RefBatch]:
+    """The array's chunk references (committed, with the session's changes), in batches."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    table = await session.chunk_table(node)
+    for begin in range(0, len(table), batch_size):
+        rows = np.arange(begin, min(begin + batch_size, len(table)))
+        kind = table.kind[rows]
+        paths: list[str] = []
+        inlined: dict[int, bytes] = {}
+        for i, (k, row) in enumerate(zip(kind.tolist(), rows.tolist())):
+            if k == RefKind.VIRTUAL:
+                paths.append(table.location[row])
+            elif k == RefKind.NATIVE:
+                paths.append(encode_id(table.chunk_id[row].tobytes()))
+            else:
+                paths.append("")
+                inlined[i] = table.inline[row]
+        public = np.zeros(len(rows), dtype=np.uint8)
+        for ref_kind, value in _PUBLIC_KIND.items():
+            public[kind == ref_kind] = value
+        yield RefBatch(
+            coords=table.coords[rows].astype(np.uint32),
+            kinds=public,
+            paths=paths,
+            offsets=table.offset[rows].astype(np.uint64),
+            lengths=table.length[rows].astype(np.uint64),
+            inlined=inlined,
+        )

@@ -1,0 +1,166 @@
+"""Bulk chunk references: ``set_virtual_refs_arr``, ``array_chunk_iterator`` and the
+no-credentials authorization sentinels."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import zarr
+
+import icechunk
+from icechunk._exceptions import InvalidKeyError, VirtualChunkError
+from icechunk.credentials import HttpAccess, LocalFileSystemAccess
+
+GRID = (4, 5)  # chunks
+CHUNK = (2, 3)  # elements per chunk
+NBYTES = 2 * 3 * 8  # one f8 chunk
+
+
+def _source(folder: Path) -> tuple[Path, np.ndarray]:
+    """A file holding the 20 chunks of an (8, 15) f8 array, one after another, C order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    values = np.arange(8 * 15, dtype="<f8").reshape(8, 15) * 1.5
+    blocks = [
+        values[i * 2 : (i + 1) * 2, j * 3 : (j + 1) * 3].tobytes()
+        for i in range(GRID[0])
+        for j in range(GRID[1])
+    ]
+    path = folder / "blocks.bin"
+    path.write_bytes(b"HEADER!!" + b"".join(blocks))
+    return path, values
+
+
+def _repo(tmp_path: Path, prefix: str, auth: Any = None) -> icechunk.Repository:
+    config = icechunk.RepositoryConfig.default()
+    config.set_virtual_chunk_container(
+        icechunk.VirtualChunkContainer(prefix, icechunk.local_filesystem_store(prefix[7:]))
+    )
+    return icechunk.Repository.create(
+        icechunk.local_filesystem_storage(str(tmp_path / "repo")),
+        config,
+        authorize_virtual_chunk_access={prefix: auth},
+    )
+
+
+def _array(session: icechunk.Session, shape: tuple[int, ...] = (8, 15)) -> zarr.Array:
+    return zarr.create_array(
+        session.store, name="v", shape=shape, chunks=CHUNK, dtype="<f8", compressors=None,
+        fill_value=np.nan,
+    )
+
+
+def _columns(url: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    n = GRID[0] * GRID[1]
+    offsets = 8 + np.arange(n, dtype=np.uint64) * NBYTES
+    return [url] * n, offsets, np.full(n, NBYTES, dtype=np.uint64)
+
+
+def test_set_virtual_refs_arr_reads_back(tmp_path: Path) -> None:
+    path, values = _source(tmp_path / "src")
+    prefix = f"file://{path.parent}/"
+    repo = _repo(tmp_path, prefix)
+    session = repo.writable_session("main")
+    _array(session)
+    locations, offsets, lengths = _columns(prefix + path.name)
+    locations[7] = ""  # a missing chunk stays missing
+    checksum = dt.datetime.now() + dt.timedelta(seconds=5)  # naive: local time
+    assert session.store.set_virtual_refs_arr(
+        "v", GRID, locations, offsets, lengths, checksum=checksum
+    ) is None
+    session.commit("bulk")
+    got = zarr.open_array(repo.readonly_session("main").store, path="v", mode="r")[:]
+    expected = values.copy()
+    expected[2:4, 6:9] = np.nan  # chunk 7 = (1, 2)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_set_virtual_refs_arr_offset_validation_and_errors(tmp_path: Path) -> None:
+    path, values = _source(tmp_path / "src")
+    prefix = f"file://{path.parent}/"
+    repo = _repo(tmp_path, prefix)
+    session = repo.writable_session("main")
+    _array(session, shape=(16, 15))  # room for two blocks along the first axis
+    locations, offsets, lengths = _columns(prefix + path.name)
+    locations[0] = "file:///elsewhere/not-declared.bin"
+    failed = session.store.set_virtual_refs_arr(
+        "v", GRID, locations, offsets, lengths, arr_offset=(4, 0)
+    )
+    assert failed == [(4, 0)]
+    session.commit("second block")
+    got = zarr.open_array(repo.readonly_session("main").store, path="v", mode="r")[:]
+    assert np.isnan(got[:8]).all()
+    np.testing.assert_array_equal(got[10:16], values[2:8])
+    np.testing.assert_array_equal(got[8:10, 3:], values[0:2, 3:])
+    assert np.isnan(got[8:10, :3]).all()
+
+    session = repo.writable_session("main")
+    with pytest.raises(InvalidKeyError, match="outside the chunk grid"):
+        session.store.set_virtual_refs_arr("v", GRID, *_columns("x"), arr_offset=(5, 0))
+    with pytest.raises(ValueError, match="one location, offset and length per chunk"):
+        session.store.set_virtual_refs_arr("v", (2, 2), *_columns("x"))
+    with pytest.raises(icechunk.IcechunkError, match="no array"):
+        session.store.set_virtual_refs_arr("nothing", GRID, *_columns("x"))
+    assert not session.has_uncommitted_changes
+    with pytest.raises(icechunk.IcechunkError):
+        repo.readonly_session("main").store.set_virtual_refs_arr("v", GRID, *_columns("x"))
+
+
+def test_array_chunk_iterator_lists_every_kind(tmp_path: Path) -> None:
+    path, values = _source(tmp_path / "src")
+    prefix = f"file://{path.parent}/"
+    repo = _repo(tmp_path, prefix)
+    session = repo.writable_session("main")
+    arr = _array(session)
+    arr[0:2, 0:3] = 7.0  # chunk (0, 0): 48 bytes, inline
+    config = icechunk.RepositoryConfig.default()
+    config.inline_chunk_threshold_bytes = 0
+    session.commit("inline")
+    repo = icechunk.Repository.open(
+        repo.storage, config, authorize_virtual_chunk_access={prefix: None}
+    )
+    session = repo.writable_session("main")
+    zarr.open_array(session.store, path="v")[2:4, 0:3] = 8.0  # chunk (1, 0): native
+    session.store.set_virtual_ref("v/c/3/4", prefix + path.name, offset=8, length=NBYTES)
+
+    async def collect() -> list[Any]:
+        return [b async for b in session.store.array_chunk_iterator("v", batch_size=2)]
+
+    batches = asyncio.run(collect())
+    assert [len(b[1]) for b in batches] == [2, 1]
+    coords = np.concatenate([b[0] for b in batches])
+    kinds = np.concatenate([b[1] for b in batches])
+    paths = [p for b in batches for p in b[2]]
+    offsets = np.concatenate([b[3] for b in batches])
+    lengths = np.concatenate([b[4] for b in batches])
+    assert coords.dtype == np.uint32 and coords.tolist() == [[0, 0], [1, 0], [3, 4]]
+    assert kinds.tolist() == [3, 1, 2]  # inline, native, virtual (ChunkType values)
+    assert batches[0][5] == {0: np.full((2, 3), 7.0).tobytes()}
+    assert paths[0] == "" and len(paths[1]) == 20 and paths[2] == prefix + path.name
+    assert (tmp_path / "repo" / "chunks" / paths[1]).exists()
+    assert offsets.tolist()[2] == 8 and lengths.tolist() == [NBYTES] * 3
+
+
+def test_sentinels_authorize_containers_that_need_no_credentials(tmp_path: Path) -> None:
+    path, values = _source(tmp_path / "src")
+    prefix = f"file://{path.parent}/"
+    repo = _repo(tmp_path, prefix, auth=LocalFileSystemAccess)
+    session = repo.writable_session("main")
+    _array(session)
+    session.store.set_virtual_refs_arr("v", GRID, *_columns(prefix + path.name))
+    session.commit("bulk")
+    read = zarr.open_array(repo.readonly_session("main").store, path="v", mode="r")
+    np.testing.assert_array_equal(read[:], values)
+    assert icechunk.containers_credentials({prefix: LocalFileSystemAccess}) == {
+        prefix: LocalFileSystemAccess
+    }
+    assert pickle.loads(pickle.dumps(LocalFileSystemAccess)) is LocalFileSystemAccess
+
+    wrong = icechunk.Repository.open(repo.storage, authorize_virtual_chunk_access={prefix: HttpAccess})
+    with pytest.raises(VirtualChunkError, match="LocalFileSystemAccess"):
+        zarr.open_array(wrong.readonly_session("main").store, path="v", mode="r")[:]
