@@ -17,6 +17,7 @@ import cloudpickle
 import pytest
 
 from icechunk import credentials as CR
+from icechunk._exceptions import CredentialsFetchError
 
 ROOT = Path(__file__).resolve().parents[1]
 UPSTREAM_PYTHON = ROOT / ".cache" / "upstream-venv" / "bin" / "python"
@@ -94,7 +95,6 @@ def test_variants_and_isinstance() -> None:
         lambda: CR.GcsBearerCredential(None),
         lambda: CR.S3Credentials.Refreshable(b"x", current="not credentials"),
         lambda: CR.S3Credentials.Refreshable(42),
-        lambda: CR.s3_refreshable_credentials("not callable"),
     ],
 )
 def test_constructor_type_errors(make: Any) -> None:
@@ -205,8 +205,55 @@ def test_refreshable_from_upstream_style_bytes() -> None:
     assert r.get_credentials is module_level_s3
     assert r._fetch() == module_level_s3()
     wrong = CR.S3Credentials.Refreshable(pickle.dumps(module_level_gcs))
-    with pytest.raises(TypeError, match="must return S3StaticCredentials"):
+    with pytest.raises(
+        CredentialsFetchError, match="^'GcsBearerCredential' object cannot be cast as "
+    ) as info:
         wrong._fetch()
+    assert "must return S3StaticCredentials" in str(info.value)
+
+
+def _raises() -> CR.S3StaticCredentials:
+    raise RuntimeError("token service down")
+
+
+@pytest.mark.parametrize(
+    ("function", "words"),
+    [
+        (42, "^'int' object is not callable: .* raised TypeError"),
+        (_raises, "^token service down: .* raised RuntimeError; fix it"),
+        (lambda: 42, "^'int' object cannot be cast as 'S3StaticCredentials'"),
+    ],
+)
+def test_refreshable_credentials_fail_when_used_not_when_made(function: Any, words: str) -> None:
+    """As upstream: making the credentials never calls the function; using them reports."""
+    credentials = CR.s3_refreshable_credentials(function)
+    with pytest.raises(CredentialsFetchError, match=words):
+        credentials._fetch()
+    with pytest.raises(CredentialsFetchError, match=words):
+        pickle.loads(pickle.dumps(credentials))._fetch()
+
+
+class _Counter:
+    """A stateful get_credentials object, like a function keeping state in a notebook."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> CR.S3StaticCredentials:
+        self.calls += 1
+        return CR.S3StaticCredentials("k", f"call-{self.calls}")
+
+
+def test_refreshable_credentials_call_the_callers_own_object() -> None:
+    counter = _Counter()
+    credentials = CR.s3_refreshable_credentials(counter)
+    assert credentials.get_credentials is counter
+    assert credentials._fetch().secret_access_key == "call-1"
+    assert credentials._fetch().secret_access_key == "call-2"
+    assert counter.calls == 2  # the caller's object, not a copy, kept the state
+    clone = pickle.loads(pickle.dumps(credentials))  # a copy carries the state it has now
+    assert clone._fetch().secret_access_key == "call-3"
+    assert counter.calls == 2
 
 
 def test_gcs_credentials_with_function() -> None:

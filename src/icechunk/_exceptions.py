@@ -69,6 +69,10 @@ class StorageAuthError(StorageError):
     """The storage backend refused the credentials."""
 
 
+class CredentialsFetchError(IcechunkError):
+    """A refreshable credential's ``get_credentials`` function failed or returned the wrong type."""
+
+
 # --- format --------------------------------------------------------------------------------
 
 

@@ -61,7 +61,13 @@ class RepositoryCore:
 
     @staticmethod
     async def exists(backend: StorageBackend) -> bool:
-        return await backend.exists(_refs.branch_key(MAIN_BRANCH))
+        # a GET (of a tiny file), not a HEAD, as upstream: a refused request then carries the
+        # server's reason (InvalidAccessKeyId, ...) in its body, and so in our error
+        try:
+            await backend.get(_refs.branch_key(MAIN_BRANCH))
+        except ObjectNotFoundError:
+            return False
+        return True
 
     async def initialize(self, config_yaml: bytes | None) -> None:
         """Write the initial snapshot, the config and the ``main`` branch.
