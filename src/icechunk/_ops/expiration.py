@@ -34,8 +34,12 @@ async def expire_snapshots(
     delete_expired_branches: bool = False,
     delete_expired_tags: bool = False,
     progress: Progress | None = None,
+    dry_run: bool = False,
 ) -> ExpireResult:
-    """Expire snapshots written before ``older_than_micros`` (µs since the epoch)."""
+    """Expire snapshots written before ``older_than_micros`` (µs since the epoch).
+
+    With ``dry_run`` nothing is written or deleted: the result says what would be.
+    """
     result = ExpireResult()
     progress = progress or NoProgress()
     tips = await ref_tips(assets)
@@ -43,14 +47,16 @@ async def expire_snapshots(
     for kind, name, tip in tips:
         progress.step()
         chain = [s async for s in history(assets, tip)]
-        await _expire_history(assets, chain, older_than_micros, result)
+        await _expire_history(assets, chain, older_than_micros, result, dry_run)
         if chain[0].flushed_at >= older_than_micros:
             continue
         if kind == "branch" and delete_expired_branches and name != "main":
-            await _refs.delete_branch(assets.backend, name)
+            if not dry_run:
+                await _refs.delete_branch(assets.backend, name)
             result.deleted_refs.add((kind, name))
         elif kind == "tag" and delete_expired_tags:
-            await _refs.delete_tag(assets.backend, name)
+            if not dry_run:
+                await _refs.delete_tag(assets.backend, name)
             result.deleted_refs.add((kind, name))
     return result
 
@@ -60,6 +66,7 @@ async def _expire_history(
     chain: list[SnapshotHeader],
     older_than_micros: int,
     result: ExpireResult,
+    dry_run: bool = False,
 ) -> None:
     """Cut the expired part of one history (``chain``: tip first, root last) out of it."""
     if len(chain) <= 2:
@@ -72,7 +79,8 @@ async def _expire_history(
     editable = kept[-1] if kept else chain[0]
     if editable.parent_id == root.snapshot_id:
         return
-    full = await assets.fetch_snapshot(editable.snapshot_id)
-    await assets.rewrite_snapshot(replace(full, parent_id=root.snapshot_id))
+    if not dry_run:
+        full = await assets.fetch_snapshot(editable.snapshot_id)
+        await assets.rewrite_snapshot(replace(full, parent_id=root.snapshot_id))
     result.edited.add(editable.snapshot_id)
     result.released.update(s.snapshot_id for s in expired)
