@@ -22,6 +22,7 @@ from zarr.abc.store import RangeByteRequest
 import icechunk
 from icechunk._exceptions import ObjectTruncatedError
 from icechunk._format.header import HEADER_SIZE, file_has_checksum
+from icechunk._format.ids import decode_id
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 UPSTREAM_PYTHON = REPO_ROOT / ".cache" / "upstream-venv" / "bin" / "python"
@@ -174,3 +175,110 @@ def _prototype():  # type: ignore[no-untyped-def]
     from zarr.core.buffer import default_buffer_prototype
 
     return default_buffer_prototype()
+
+
+# --- beyond upstream: chunk checksums in an extra manifest field ----------------------------
+
+
+def _repo_with_two_chunks(storage: icechunk.Storage) -> tuple[icechunk.Repository, list[str]]:
+    import numpy as np
+    import zarr
+
+    repo = icechunk.Repository.create(storage)
+    session = repo.writable_session("main")
+    array = zarr.create_array(
+        session.store, name="x", shape=(200,), chunks=(100,), dtype="f8", compressors=None
+    )
+    array[:] = np.arange(200.0)
+    session.commit("two chunks of 800 bytes")
+    keys = sorted(_sync(_collect(repo._core.backend.list("chunks/"))))
+    assert len(keys) == 2
+    return repo, keys
+
+
+def test_same_size_flip_in_a_chunk_is_a_checksum_error(storage: icechunk.Storage) -> None:
+    import zarr
+
+    from icechunk._exceptions import ChecksumMismatchError
+
+    repo, keys = _repo_with_two_chunks(storage)
+    backend = repo._core.backend
+    original = _sync(backend.get(keys[0]))
+    damaged = bytearray(original)
+    damaged[100] ^= 0x01  # same size: a changed value without the checksum
+    _sync(backend.put(keys[0], bytes(damaged)))
+    read = zarr.open_array(repo.readonly_session("main").store, path="x", mode="r")
+    with pytest.raises(ChecksumMismatchError, match=f"{keys[0]}.*damaged.*restore"):
+        read[:]
+    _sync(backend.put(keys[0], original))
+    assert list(zarr.open_array(repo.readonly_session("main").store, path="x")[:3]) == [0, 1, 2]
+
+
+def test_chunk_checksums_survive_fork_and_merge(storage: icechunk.Storage) -> None:
+    import pickle
+
+    import numpy as np
+    import zarr
+
+    repo = icechunk.Repository.create(storage)
+    session = repo.writable_session("main")
+    zarr.create_array(
+        session.store, name="x", shape=(200,), chunks=(100,), dtype="f8", compressors=None
+    )
+    session.commit("empty array")
+    session = repo.writable_session("main")
+    fork = pickle.loads(pickle.dumps(session.fork()))
+    zarr.open_array(fork.store, path="x")[:] = np.arange(200.0)
+    session.merge(pickle.loads(pickle.dumps(fork)))
+    session.commit("written by a fork")
+    assets = repo._core.assets
+    snapshot = _sync(assets.fetch_snapshot(decode_id(repo.lookup_branch("main"))))
+    manifest = _sync(assets.fetch_manifest(snapshot.manifest_files[0].manifest_id))
+    (table,) = manifest.arrays.values()
+    assert (table.checksums >= 0).all() and len(table) == 2
+
+
+_UPSTREAM_READS = """
+import json, sys
+import numpy as np, zarr, icechunk
+repo = icechunk.Repository.open(icechunk.local_filesystem_storage(sys.argv[1]))
+session = repo.writable_session("main")
+x = zarr.open_array(session.store, path="x")
+values = x[:].tolist()
+x[0:100] = -1.0  # upstream rewrites the manifest (without our checksum field)
+session.commit("written by upstream")
+print(json.dumps({"version": icechunk.__version__, "values": values}))
+"""
+
+
+def test_upstream_reads_manifests_with_chunk_checksums(tmp_path: Path) -> None:
+    import json
+    import subprocess
+
+    import numpy as np
+    import zarr
+
+    _upstream_or_skip()
+    path = tmp_path / "repo"
+    repo, _ = _repo_with_two_chunks(icechunk.local_filesystem_storage(str(path)))
+    assets = repo._core.assets
+    snapshot = _sync(assets.fetch_snapshot(decode_id(repo.lookup_branch("main"))))
+    manifest = _sync(assets.fetch_manifest(snapshot.manifest_files[0].manifest_id))
+    (table,) = manifest.arrays.values()
+    assert (table.checksums >= 0).all()  # the extra field is in the file upstream reads
+    proc = subprocess.run(
+        [str(UPSTREAM_PYTHON), "-c", _UPSTREAM_READS, str(path)],
+        capture_output=True,
+        text=True,
+        cwd=str(tmp_path),
+        env={"PATH": "/usr/bin:/bin", "RUST_LOG": "error", "PYTHONWARNINGS": "ignore"},
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["version"] == "1.1.21"
+    assert report["values"] == list(np.arange(200.0))
+    again = icechunk.Repository.open(icechunk.local_filesystem_storage(str(path)))
+    read = zarr.open_array(again.readonly_session("main").store, path="x", mode="r")[:]
+    np.testing.assert_array_equal(read, np.r_[np.full(100, -1.0), np.arange(100.0, 200.0)])

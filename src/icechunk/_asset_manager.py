@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from ._exceptions import (
+    ChecksumMismatchError,
     FormatError,
     IcechunkError,
     ObjectNotFoundError,
@@ -26,7 +27,13 @@ from ._exceptions import (
 )
 from ._format.header import FileType, decode_file, encode_file, file_has_checksum
 from ._format.ids import decode_id, encode_id
-from ._format.manifest import Manifest, decode_manifest, encode_manifest
+from ._format.manifest import (
+    Manifest,
+    NativeChunk,
+    chunk_checksum,
+    decode_manifest,
+    encode_manifest,
+)
 from ._format.snapshot import (
     Snapshot,
     SnapshotHeader,
@@ -362,5 +369,41 @@ class AssetManager:
                 )
         return data
 
-    async def write_chunk(self, chunk_id: bytes, data: bytes) -> None:
+    async def fetch_native_chunk(
+        self, ref: NativeChunk, byte_range: ByteRange | None = None
+    ) -> bytes:
+        """The bytes a native chunk reference points to, or ``byte_range`` of the object.
+
+        A read of the whole reference is checked against the reference's checksum, when it
+        has one (see :mod:`icechunk._format.manifest`); a partial read cannot be.
+
+        Parameters
+        ----------
+        ref
+            The reference (chunk id, offset, length, optional checksum).
+        byte_range
+            A range of the chunk object inside the reference; ``None`` for all of it.
+
+        Raises
+        ------
+        ObjectTruncatedError
+            The chunk object ends before the reference does.
+        ChecksumMismatchError
+            The bytes differ from those the checksum was computed from.
+        """
+        whole = ByteRange(ref.offset, ref.offset + ref.length)
+        data = await self.fetch_chunk(ref.chunk_id, byte_range or whole)
+        if ref.checksum is not None and (byte_range is None or byte_range == whole):
+            found = chunk_checksum(data)
+            if found != ref.checksum:
+                raise ChecksumMismatchError(
+                    f"chunk object {CHUNKS}{encode_id(ref.chunk_id)} in "
+                    f"{self.backend.describe()} is damaged: bytes {whole.start}-{whole.end} have "
+                    f"checksum {found:08x}, the manifest recorded {ref.checksum:08x}. {_DAMAGED}"
+                )
+        return data
+
+    async def write_chunk(self, chunk_id: bytes, data: bytes) -> int:
+        """Write chunk object ``chunk_id`` and return its checksum (:func:`chunk_checksum`)."""
         await self.backend.put(CHUNKS + encode_id(chunk_id), data, mode=PutMode.OVERWRITE)
+        return chunk_checksum(data)

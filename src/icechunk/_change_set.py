@@ -227,7 +227,7 @@ def _encode_payload(payload: ChunkPayload | None) -> list[Any] | None:
     if isinstance(payload, InlineChunk):
         return [0, payload.data]
     if isinstance(payload, NativeChunk):
-        return [1, payload.chunk_id, payload.offset, payload.length]
+        return [1, payload.chunk_id, payload.offset, payload.length, payload.checksum]
     return [2, payload.location, payload.offset, payload.length, payload.etag, payload.last_modified]
 
 
@@ -237,7 +237,7 @@ def _decode_payload(raw: list[Any] | None) -> ChunkPayload | None:
     if raw[0] == 0:
         return InlineChunk(raw[1])
     if raw[0] == 1:
-        return NativeChunk(raw[1], raw[2], raw[3])
+        return NativeChunk(raw[1], raw[2], raw[3], raw[4] if len(raw) > 4 else None)
     return VirtualChunk(raw[1], raw[2], raw[3], raw[4], raw[5])
 
 

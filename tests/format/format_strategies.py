@@ -83,7 +83,7 @@ def snapshots(draw: st.DrawFn) -> Snapshot:
 def payloads() -> st.SearchStrategy[ChunkPayload]:
     return st.one_of(
         st.builds(InlineChunk, st.binary(max_size=30)),
-        st.builds(NativeChunk, id12, u64, u64),
+        st.builds(NativeChunk, id12, u64, u64, st.none() | st.integers(0, 2**32 - 1)),
         st.builds(
             VirtualChunk,
             st.text(min_size=1, max_size=30),

@@ -28,7 +28,7 @@ MIXED = ChunkRefTable.from_payloads(
     2,
     [
         ((0, 0), InlineChunk(b"\x00\x01inline\x00")),
-        ((0, 1), NativeChunk(b"c" * 12, 0, 400)),
+        ((0, 1), NativeChunk(b"c" * 12, 0, 400, checksum=0xDEADBEEF)),
         ((1, 0), NativeChunk(b"d" * 12, 2**40, 2**33)),
         ((1, 1), VirtualChunk("s3://bucket/ü.nc", 5, 10, etag='"abc"')),
         ((2, 0), VirtualChunk("file:///x", 0, 1, last_modified=1_704_164_645)),

@@ -58,7 +58,6 @@ from .._format.snapshot import (
 )
 from .._progress import NoProgress, Progress
 from .._virtual import VirtualChunkResolver
-from ..storage._backend import ByteRange
 from ._nodes import ChunkKeyEncoding, chunk_key_encoding, grid_shape
 
 DEFAULT_INLINE_THRESHOLD = 512
@@ -225,9 +224,7 @@ class SessionCore:
         if isinstance(payload, InlineChunk):
             return payload.data
         if isinstance(payload, NativeChunk):
-            return await self.assets.fetch_chunk(
-                payload.chunk_id, ByteRange(payload.offset, payload.offset + payload.length)
-            )
+            return await self.assets.fetch_native_chunk(payload)
         return await self.virtual.fetch(payload)
 
     # --- writing -----------------------------------------------------------------------------
@@ -315,8 +312,8 @@ class SessionCore:
             payload: ChunkPayload = InlineChunk(bytes(data))
         else:
             chunk_id = new_id12()
-            await self.assets.write_chunk(chunk_id, data)
-            payload = NativeChunk(chunk_id, 0, len(data))
+            checksum = await self.assets.write_chunk(chunk_id, data)
+            payload = NativeChunk(chunk_id, 0, len(data), checksum)
         self.change_set.set_chunk(node.node_id, coords, payload)
 
     def set_chunk_ref(self, node: NodeSnapshot, coords: ChunkCoords, payload: ChunkPayload) -> None:

@@ -20,9 +20,10 @@ from ._fbvec import Gather, TableFields
 from .ids import ID8_SIZE, ID12_SIZE
 from .manifest import ChunkRefTable, Manifest, RefKind
 
-# ChunkRef slots, in schema field order.
+# ChunkRef slots, in schema field order; _CHECKSUM is ours, beyond spec v1 (see manifest.py).
 _INDEX, _INLINE, _OFFSET, _LENGTH, _CHUNK_ID, _LOCATION, _ETAG, _LAST_MODIFIED = range(8)
-_NUM_REF_SLOTS = 8
+_CHECKSUM = 8
+_NUM_REF_SLOTS = 9
 
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
@@ -32,16 +33,18 @@ _U32 = struct.Struct("<I")
 # Record layouts: each ChunkRef table starts 8-aligned and is followed by its own vectors.
 #   inline : soffset | index@4 | inline@8 || index vector | inline vector
 #   native : soffset | index@4 | offset@8 (u64) | length@16 (u64) | chunk_id@24 (12 B)
-#            || index vector
+#            [| checksum@36 (u32)] || index vector
 #   virtual: soffset | index@4 | offset@8 | length@16 | location@24 | etag@28 or lm@28
 #            || index vector | location string | etag string
 
 _INLINE_TABLE = 12
 _NATIVE_TABLE = 36
+_NATIVE_CHECKSUM_TABLE = 40
 _VIRTUAL_TABLE = 32
 
 _VT_INLINE = (4, 8)
 _VT_NATIVE = (4, 0, 8, 16, 24)
+_VT_NATIVE_CHECKSUM = (4, 0, 8, 16, 24, 0, 0, 0, 36)
 _VT_VIRTUAL_PLAIN = (4, 0, 8, 16, 0, 24)
 _VT_VIRTUAL_ETAG = (4, 0, 8, 16, 0, 24, 28)
 _VT_VIRTUAL_LM = (4, 0, 8, 16, 0, 24, 0, 28)
@@ -60,6 +63,7 @@ _VTABLES: dict[str, bytes] = {
     "array": _vtable_bytes(_ARRAY_TABLE, _VT_ARRAY),
     "inline": _vtable_bytes(_INLINE_TABLE, _VT_INLINE),
     "native": _vtable_bytes(_NATIVE_TABLE, _VT_NATIVE),
+    "native_checksum": _vtable_bytes(_NATIVE_CHECKSUM_TABLE, _VT_NATIVE_CHECKSUM),
     "virtual_plain": _vtable_bytes(_VIRTUAL_TABLE, _VT_VIRTUAL_PLAIN),
     "virtual_etag": _vtable_bytes(_VIRTUAL_TABLE, _VT_VIRTUAL_ETAG),
     "virtual_lm": _vtable_bytes(_VIRTUAL_TABLE, _VT_VIRTUAL_LM),
@@ -143,7 +147,10 @@ class _ArrayEncoder:
             (len(b) for b in self.inline_data), dtype=np.int64, count=len(self.inline_data)
         )
         sizes[self.inline_rows] = _INLINE_TABLE + index_span + _blob_span(self.inline_lens, False)
-        sizes[self.native_rows] = _NATIVE_TABLE + index_span
+        self.native_table = np.where(
+            table.checksums[self.native_rows] >= 0, _NATIVE_CHECKSUM_TABLE, _NATIVE_TABLE
+        )
+        sizes[self.native_rows] = self.native_table + index_span
         self._layout_virtual(sizes, index_span)
         self.sizes = _align_arr(sizes, 8)
 
@@ -202,8 +209,11 @@ class _ArrayEncoder:
         if not len(tpos):
             return
         rows = self.native_rows
-        out.put_u32(tpos, tpos - vt["native"])
-        self._write_index(out, tpos, tpos + _NATIVE_TABLE, coords)
+        with_checksum = self.native_table == _NATIVE_CHECKSUM_TABLE
+        vt_pos = np.where(with_checksum, vt["native_checksum"], vt["native"])
+        out.put_u32(tpos, tpos - vt_pos)
+        self._write_index(out, tpos, tpos + self.native_table, coords)
+        out.put_u32(tpos[with_checksum] + 36, self.table.checksums[rows][with_checksum])
         out.put_u64(tpos + 8, self.table.offset[rows])
         out.put_u64(tpos + 16, self.table.length[rows])
         ids = np.ascontiguousarray(self.table.chunk_id[rows], dtype=np.uint8).view("<u4")
@@ -350,6 +360,9 @@ def _table_from_fields(g: Gather, f: TableFields, n: int, coords: np.ndarray) ->
     last_modified = np.zeros(n, dtype=np.uint32)
     lm_rows = np.flatnonzero(f.present(_LAST_MODIFIED))
     last_modified[lm_rows] = g.uint(f.pos[_LAST_MODIFIED][lm_rows], 4)
+    checksum = np.full(n, -1, dtype=np.int64)
+    checksum_rows = native_rows[f.present(_CHECKSUM)[native_rows]]
+    checksum[checksum_rows] = g.uint(f.pos[_CHECKSUM][checksum_rows], 4)
     return ChunkRefTable(
         coords=coords,
         kind=kind,
@@ -360,6 +373,7 @@ def _table_from_fields(g: Gather, f: TableFields, n: int, coords: np.ndarray) ->
         location=_object_column(n, virtual_rows, list(locations)),
         etag=_object_column(n, etag_rows, list(etags)),
         last_modified=last_modified,
+        checksum=checksum,
     )
 
 

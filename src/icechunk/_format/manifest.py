@@ -4,11 +4,20 @@ A reference is one of three kinds: inline bytes kept in the manifest, a native c
 (``chunks/<id>``, offset, length) or a virtual location in another file (with an etag or
 last-modified checksum). Per-chunk Python objects are avoided: an array's references are a
 :class:`ChunkRefTable` whose rows are sorted by chunk coordinates.
+
+Chunk checksums (beyond spec v1): a native reference may carry the CRC-32 of its chunk bytes,
+written as an extra ``ChunkRef`` field (slot 8, ``uint32``) after the eight fields of spec v1.
+Flatbuffers readers ignore fields beyond their schema, so upstream Icechunk reads such
+manifests unchanged (and drops the field when it rewrites one); this package verifies the
+checksum whenever it reads a whole native chunk, so a damaged chunk object is a
+:class:`~icechunk._exceptions.ChecksumMismatchError` rather than silently changed values.
+References without the field (written by upstream, or forks that lost it) are not checked.
 """
 
 from __future__ import annotations
 
 import enum
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -33,11 +42,20 @@ class InlineChunk:
 
 @dataclass(frozen=True, slots=True)
 class NativeChunk:
-    """A byte range of the object ``chunks/<chunk_id>``."""
+    """A byte range of the object ``chunks/<chunk_id>``.
+
+    ``checksum`` is the :func:`chunk_checksum` of those bytes, when it was recorded.
+    """
 
     chunk_id: bytes
     offset: int
     length: int
+    checksum: int | None = None
+
+
+def chunk_checksum(data: bytes | bytearray | memoryview) -> int:
+    """The checksum recorded for native chunk bytes: their CRC-32 (zlib's, as an unsigned int)."""
+    return zlib.crc32(data) & 0xFFFFFFFF
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +89,17 @@ class ChunkRefTable:
     location: np.ndarray  # (n,) object: str for VIRTUAL rows, else None
     etag: np.ndarray  # (n,) object: str or None
     last_modified: np.ndarray  # (n,) uint32; 0 means none
+    checksum: np.ndarray | None = None  # (n,) int64 chunk_checksum of NATIVE rows; -1: none
+
+    def __post_init__(self) -> None:
+        if self.checksum is None:
+            object.__setattr__(self, "checksum", np.full(len(self), -1, dtype=np.int64))
+
+    @property
+    def checksums(self) -> np.ndarray:
+        """The checksum column (typed accessor; never None after construction)."""
+        assert self.checksum is not None
+        return self.checksum
 
     def __len__(self) -> int:
         return int(self.kind.shape[0])
@@ -99,6 +128,7 @@ class ChunkRefTable:
         location = np.full(n, None, dtype=object)
         etag = np.full(n, None, dtype=object)
         last_modified = np.zeros(n, dtype=np.uint32)
+        checksum = np.full(n, -1, dtype=np.int64)
         if n:
             coords[:] = np.array([c for c, _ in items], dtype=np.uint32).reshape(n, ndim)
         for row, (_, payload) in enumerate(items):
@@ -110,6 +140,8 @@ class ChunkRefTable:
                 chunk_id[row] = np.frombuffer(payload.chunk_id, dtype=np.uint8)
                 offset[row] = payload.offset
                 length[row] = payload.length
+                if payload.checksum is not None:
+                    checksum[row] = payload.checksum
             else:
                 kind[row] = RefKind.VIRTUAL
                 location[row] = payload.location
@@ -117,7 +149,9 @@ class ChunkRefTable:
                 length[row] = payload.length
                 etag[row] = payload.etag
                 last_modified[row] = payload.last_modified or 0
-        return cls(coords, kind, chunk_id, offset, length, inline, location, etag, last_modified)._sorted()
+        return cls(
+            coords, kind, chunk_id, offset, length, inline, location, etag, last_modified, checksum
+        )._sorted()
 
     def _take(self, rows: np.ndarray) -> ChunkRefTable:
         return ChunkRefTable(
@@ -130,6 +164,7 @@ class ChunkRefTable:
             self.location[rows],
             self.etag[rows],
             self.last_modified[rows],
+            self.checksums[rows],
         )
 
     def _sorted(self) -> ChunkRefTable:
@@ -153,8 +188,12 @@ class ChunkRefTable:
         if kind == RefKind.INLINE:
             return InlineChunk(self.inline[row])
         if kind == RefKind.NATIVE:
+            checksum = int(self.checksums[row])
             return NativeChunk(
-                self.chunk_id[row].tobytes(), int(self.offset[row]), int(self.length[row])
+                self.chunk_id[row].tobytes(),
+                int(self.offset[row]),
+                int(self.length[row]),
+                None if checksum < 0 else checksum,
             )
         lm = int(self.last_modified[row])
         return VirtualChunk(
@@ -217,6 +256,7 @@ def concat_tables(tables: list[ChunkRefTable]) -> ChunkRefTable:
                 "location",
                 "etag",
                 "last_modified",
+                "checksums",
             )
         )
     )
