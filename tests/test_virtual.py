@@ -128,7 +128,8 @@ def test_local_config_is_persisted(local_repo: Any) -> None:
     storage, prefix, *_ = local_repo
     repo = icechunk.Repository.open(storage, authorize_virtual_chunk_access={prefix: None})
     assert prefix in (repo.config.virtual_chunk_containers or {})
-    assert repo.authorized_virtual_container_prefixes() == {prefix}
+    assert repo.authorized_virtual_container_prefixes == {prefix}  # a property, as upstream
+    assert repo.authorized_virtual_container_prefixes() == {prefix}  # calling it still works
 
 
 def test_unauthorized_read_fails_with_advice(local_repo: Any) -> None:
@@ -199,6 +200,33 @@ def test_location_outside_containers(tmp_path: Path) -> None:
             array[chunk]
         assert outside in str(info.value)
         assert "set_virtual_chunk_container" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("location", "words"),
+    [
+        ("", "^error parsing virtual ref URL: ''"),
+        ("some/relative/url", "^error parsing virtual ref URL"),
+        ("/abs/path/without/scheme", "^error parsing virtual ref URL"),
+        ("s3:///no-bucket/key", "^error parsing bucket name from virtual ref URL"),
+    ],
+)
+def test_invalid_locations_are_refused_whatever_the_containers(location: str, words: str) -> None:
+    """As upstream: a location must be an absolute URL (with a bucket unless file://)."""
+    repo = icechunk.Repository.create(icechunk.in_memory_storage())
+    session = repo.writable_session("main")
+    _new_array(session)
+    store = session.store
+    with pytest.raises(VirtualChunkError, match=words):
+        store.set_virtual_ref("a/c/0", location, offset=0, length=4, validate_container=False)
+    with pytest.raises(VirtualChunkError, match=words):
+        store.set_virtual_refs("a", [VirtualChunkSpec([1], location, 0, 4)])
+    if location:  # an empty location in the bulk columns means "no chunk here"
+        with pytest.raises(VirtualChunkError, match=words):
+            store.set_virtual_refs_arr(
+                "a", (1,), [location], np.array([0]), np.array([4]), validate_containers=False
+            )
+    assert session.status().updated_chunks == {}
 
 
 def test_longest_prefix_wins(tmp_path: Path) -> None:

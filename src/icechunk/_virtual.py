@@ -20,6 +20,7 @@ modified object.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -34,7 +35,37 @@ from ._exceptions import VirtualChunkError
 from ._format.manifest import VirtualChunk
 
 _DOCS = "see https://icechunk.io/en/stable/virtual/"
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 _RANGE_NOT_SATISFIABLE = ("416", "Range Not Satisfiable", "InvalidRange")
+
+
+def check_location_url(location: str) -> None:
+    """Raise VirtualChunkError unless ``location`` is an absolute URL a virtual ref can hold.
+
+    As upstream, it needs a scheme, and a host (the bucket) unless it is a ``file://`` URL.
+    """
+    if not isinstance(location, str) or not _URL.match(location):
+        raise VirtualChunkError(
+            f"error parsing virtual ref URL: {location!r}: a virtual chunk location must be an "
+            "absolute URL with a scheme, such as s3://bucket/key or file:///absolute/path"
+        )
+    scheme, _, rest = location.partition("://")
+    if scheme.lower() != "file" and not urlsplit(location).netloc:
+        raise VirtualChunkError(
+            f"error parsing bucket name from virtual ref URL {location!r}: name the bucket "
+            f"(or host) after {scheme}://"
+        )
+
+
+class AuthorizedPrefixes(set[str]):
+    """The url prefixes a repository may read virtual chunks from: a set, as upstream's property.
+
+    Calling it (``repo.authorized_virtual_container_prefixes()``, as earlier versions of this
+    package did) returns a plain copy.
+    """
+
+    def __call__(self) -> set[str]:
+        return set(self)
 
 
 class VirtualChunkResolver:

@@ -20,7 +20,7 @@ from ._progress import progress_bar
 from ._snapshots import Diff, SnapshotInfo
 from ._sync import sync, sync_iter
 from ._time import to_micros
-from ._virtual import VirtualChunkResolver
+from ._virtual import AuthorizedPrefixes, VirtualChunkResolver
 from .session import Session, _to_diff
 from .storage import Storage
 from .store import IcechunkStore
@@ -284,9 +284,10 @@ class Repository:
         """Async version of :meth:`reopen`."""
         return self.reopen(config, authorize_virtual_chunk_access)
 
+    @property
     def authorized_virtual_container_prefixes(self) -> set[str]:
-        """The url prefixes of virtual chunk containers this repository may read."""
-        return set(self._virtual_credentials)
+        """The url prefixes of virtual chunk containers this repository may read (a set)."""
+        return AuthorizedPrefixes(self._virtual_credentials)
 
     def set_default_commit_metadata(self, metadata: dict[str, Any]) -> None:
         """Metadata added to every commit made through this repository object."""

@@ -25,6 +25,7 @@ from ._config import VirtualChunkSpec
 from ._exceptions import InvalidKeyError, NodeNotFoundError, ReadOnlySessionError, error_context
 from ._format.manifest import InlineChunk, NativeChunk, VirtualChunk
 from ._sync import sync, sync_iter
+from ._virtual import check_location_url
 from .storage._backend import ByteRange
 
 if TYPE_CHECKING:
@@ -336,6 +337,7 @@ class IcechunkStore(Store, SyncMixin):
         """Async version of :meth:`set_virtual_ref`."""
         self._check_writable()
         session = self._core.session
+        check_location_url(location)
         if validate_container:
             session.virtual.validate(location)
         resolved = await self._core.resolve_for_write(key)
@@ -381,6 +383,7 @@ class IcechunkStore(Store, SyncMixin):
         failed: list[tuple[int, ...]] = []
         for spec in chunks:
             index = tuple(int(i) for i in spec.index)
+            check_location_url(spec.location)
             if validate_containers and session.virtual.container_for(spec.location) is None:
                 failed.append(index)
                 continue

@@ -15,6 +15,7 @@ from .._format.ids import encode_id
 from .._format.manifest import ChunkCoords, RefKind, VirtualChunk
 from .._format.snapshot import NodeSnapshot
 from .._time import as_aware
+from .._virtual import check_location_url
 from ._nodes import grid_shape
 from .session import SessionCore
 
@@ -83,6 +84,8 @@ def set_virtual_refs_arr(
         )
     etag, modified = _checksum_fields(checksum)
     coords = _grid_coords(shape, start)
+    for location in {loc for loc in locations if loc}:
+        check_location_url(location)
     chunks = session.change_set.chunks.setdefault(node.node_id, {})
     allowed: dict[str, bool] = {}
     failed: list[ChunkCoords] = []
