@@ -87,3 +87,29 @@ def test_http_storage_pickles(http_root: tuple[str, Path]) -> None:
     assert url in repr(storage)
     copy = pickle.loads(pickle.dumps(storage))
     assert asyncio.run(copy._backend().get("config.yaml")) == FILES["config.yaml"]
+
+
+def test_repository_served_over_http_lists_its_refs(tmp_path: Path) -> None:
+    """A repository served read-only over HTTP (WebDAV listing) shows its branches and tags,
+    names with spaces and deleted tags included."""
+    import numpy as np
+    import zarr
+
+    import icechunk
+
+    root = tmp_path / "repo"
+    repo = icechunk.Repository.create(icechunk.local_filesystem_storage(str(root)))
+    session = repo.writable_session("main")
+    zarr.create_array(session.store, name="a", shape=(4,), chunks=(2,), dtype="i4")[:] = 7
+    first = session.commit("data")
+    repo.create_branch("my branch", first)
+    repo.create_tag("it works!", first)
+    repo.create_tag("gone", first)
+    repo.delete_tag("gone")
+    with serve_directory(root) as url:
+        served = icechunk.Repository.open(icechunk.http_storage(url))
+        assert served.list_branches() == {"main", "my branch"}
+        assert served.list_tags() == {"it works!"}
+        assert [s.message for s in served.ancestry(tag="it works!")][0] == "data"
+        store = served.readonly_session(branch="my branch").store
+        np.testing.assert_array_equal(zarr.open_array(store, path="a", mode="r")[:], 7)
