@@ -26,6 +26,7 @@ from packaging.version import Version
 
 from ..distributed import extract_session, merge_sessions
 from ..session import ForkSession, Session
+from ._lazy import progress_context
 
 __all__ = ["store_dask"]
 
@@ -50,6 +51,7 @@ def store_dask(
     targets: Sequence[Any],
     regions: Sequence[tuple[slice, ...] | None] | None = None,
     split_every: int | None = None,
+    progress: bool = False,
     **store_kwargs: Any,
 ) -> ForkSession:
     """``dask.array.store`` for Icechunk: write, then merge the workers' fork sessions.
@@ -69,6 +71,9 @@ def store_dask(
         the whole target.
     split_every
         How many fork sessions each task of the tree reduction merges (default 8).
+    progress
+        Show a ``dask.diagnostics.ProgressBar`` while writing (local schedulers; on a
+        ``distributed`` cluster use its dashboard or ``distributed.progress``).
     **store_kwargs
         Passed on to ``dask.compute`` (for example ``scheduler=``); ``compute``,
         ``return_stored``, ``load_stored`` and ``lock`` are not accepted.
@@ -100,7 +105,12 @@ def store_dask(
                 "back into the session"
             )
     merged = _write_and_merge(
-        sources, targets, list(regions) if regions is not None else None, split_every, store_kwargs
+        sources,
+        targets,
+        list(regions) if regions is not None else None,
+        split_every,
+        store_kwargs,
+        progress=progress,
     )
     return merged
 
@@ -111,8 +121,14 @@ def _write_and_merge(
     regions: list[Any] | None,
     split_every: int | None,
     compute_kwargs: dict[str, Any],
-) -> ForkSession:
-    """Build the write graph, reduce the forks of its tasks to one, and compute it."""
+    *,
+    compute: bool = True,
+    progress: bool = False,
+) -> Any:
+    """Build the write graph, reduce the forks of its tasks to one, and compute it.
+
+    Returns the merged ``ForkSession``, or with ``compute=False`` the ``Delayed`` computing it.
+    """
     compute_kwargs = dict(compute_kwargs)
     compute_kwargs.pop("flush", None)  # passed by xarray's writers; meaningless here
     stored = da.store(
@@ -127,7 +143,10 @@ def _write_and_merge(
     if isinstance(stored, da.Array):
         stored = (stored,)
     reduced = session_merge_reduction(list(stored), split_every=split_every)
-    (result,) = dask.compute(reduced, **compute_kwargs)
+    if not compute:
+        return reduced
+    with progress_context(progress):
+        (result,) = dask.compute(reduced, **compute_kwargs)
     return result
 
 

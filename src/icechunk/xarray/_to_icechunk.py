@@ -13,7 +13,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Hashable, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import xarray as xr
 from packaging.version import Version
@@ -24,6 +24,9 @@ from xarray.backends.zarr import ZarrStore
 from .._exceptions import RegionNotAlignedError
 from ..session import ForkSession, Session
 from ..store import IcechunkStore
+
+if TYPE_CHECKING:
+    from ..dask._lazy import LazyWrite
 
 try:  # xarray >= 2025.09 moved the writers out of backends.api
     from xarray.backends.writers import _validate_dataset_names, dump_to_store
@@ -214,8 +217,14 @@ class _XarrayDatasetWriter:
         self,
         chunkmanager_store_kwargs: MutableMapping[Any, Any] | None = None,
         split_every: int | None = None,
-    ) -> ForkSession | None:
-        """Write the dask variables from the scheduler's workers; the merged fork, or None."""
+        *,
+        compute: bool = True,
+        progress: bool = False,
+    ) -> Any:
+        """Write the dask variables from the scheduler's workers; the merged fork, or None.
+
+        With ``compute=False`` nothing runs: the ``Delayed`` computing the merged fork.
+        """
         if not self._initialized:
             raise ValueError("call write_metadata first")
         if not self.writer.sources:
@@ -227,7 +236,9 @@ class _XarrayDatasetWriter:
             kwargs.pop(k, None)
         sources, targets, regions = self.writer.sources, self.writer.targets, self.writer.regions
         self.writer.sources, self.writer.targets, self.writer.regions = [], [], []
-        return _write_and_merge(sources, targets, regions, split_every, kwargs)
+        return _write_and_merge(
+            sources, targets, regions, split_every, kwargs, compute=compute, progress=progress
+        )
 
 
 def to_icechunk(
@@ -243,7 +254,9 @@ def to_icechunk(
     encoding: Mapping[Any, Any] | None = None,
     chunkmanager_store_kwargs: MutableMapping[Any, Any] | None = None,
     split_every: int | None = None,
-) -> None:
+    compute: bool = True,
+    progress: bool = False,
+) -> LazyWrite | None:
     """Write an Xarray Dataset or DataArray to a group of an Icechunk session's store.
 
     Works like ``Dataset.to_zarr`` (Zarr format 3, no consolidated metadata). Dask-backed
@@ -281,6 +294,21 @@ def to_icechunk(
         Extra keyword arguments for computing the dask writes (e.g. ``{"scheduler": ...}``).
     split_every
         How many fork sessions each task of the merge tree combines.
+    compute
+        With False, write the metadata and in-memory variables now but not the dask
+        variables: return a ``Delayed`` (as ``to_zarr`` does) whose ``.compute()`` writes
+        them and merges the result into ``session``; commit afterwards. ``dask.compute``,
+        ``client.compute`` or ``client.persist`` of it give the workers' merged
+        ``ForkSession`` instead, to merge with ``session.merge(...)`` before committing.
+    progress
+        Show a ``dask.diagnostics.ProgressBar`` while the dask variables are written (local
+        schedulers; on a ``distributed`` cluster pass ``compute=False`` and use
+        ``distributed.progress``).
+
+    Returns
+    -------
+    LazyWrite or None
+        With ``compute=False``, the deferred writes; otherwise None.
 
     Raises
     ------
@@ -325,12 +353,20 @@ def to_icechunk(
     writer.write_metadata(encoding)
     writer.write_eager()
     merged = writer.write_lazy(
-        chunkmanager_store_kwargs=chunkmanager_store_kwargs, split_every=split_every
+        chunkmanager_store_kwargs=chunkmanager_store_kwargs,
+        split_every=split_every,
+        compute=compute,
+        progress=progress,
     )
+    if not compute:
+        from ..dask._lazy import LazyWrite as _LazyWrite
+
+        local = [target] if isinstance(target, ForkSession) and target is not session else []
+        return _LazyWrite.of(merged, session, local)
     if merged is None:
         if target is not session:  # forked for dask data that turned out all in memory
             session.merge(target)  # type: ignore[arg-type]
-        return
+        return None
     # The workers' forks carry the metadata and eager writes made above (they were pickled
     # from `target` after them); merging `target` too keeps them when every task ran here.
     to_merge = [target, merged] if merged is not target else [target]
@@ -340,6 +376,7 @@ def to_icechunk(
             session.merge(*others)  # type: ignore[arg-type]
     else:
         session.merge(*to_merge)  # type: ignore[arg-type]
+    return None
 
 
 def _make_dataset(obj: DataArray | Dataset) -> Dataset:
