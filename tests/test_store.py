@@ -435,3 +435,13 @@ async def test_listings_iterate_with_plain_for_too() -> None:
     assert sorted(store.list_dir("a")) == ["c", "zarr.json"]
     for key in store.list_prefix("a"):
         assert await store.get(key, default_buffer_prototype()) is not None
+
+
+async def test_list_dir_of_an_array_always_names_its_chunk_folder() -> None:
+    store = _writable_session().store
+    await store.set("a/zarr.json", cpu.Buffer.from_bytes(array_meta()))  # no chunks yet
+    assert sorted([k async for k in store.list_dir("a")]) == ["c", "zarr.json"]
+    await store.set("v/zarr.json", cpu.Buffer.from_bytes(array_meta(2, "v2", ".")))
+    assert sorted([k async for k in store.list_dir("v")]) == ["zarr.json"]
+    await store.set("v/1.2", cpu.Buffer.from_bytes(b"x"))
+    assert sorted([k async for k in store.list_dir("v")]) == ["1.2", "zarr.json"]

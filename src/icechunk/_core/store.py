@@ -205,8 +205,12 @@ class StoreCore:
         if node is not None:
             seen.add(METADATA)
             if node.array is not None:
-                for key in await self._chunk_keys(node):
-                    seen.add(key[len(key_prefix(path)) :].split("/")[0])
+                encoding = self.session.encoding_of(node)
+                if encoding.name == "default" and encoding.separator == "/":
+                    seen.add("c")  # as upstream: an array's chunk folder is always listed
+                else:
+                    for key in await self._chunk_keys(node):
+                        seen.add(key[len(key_prefix(path)) :].split("/")[0])
         for p in nodes:
             if is_descendant(p, path):
                 seen.add(p[len(path) :].lstrip("/").split("/")[0])
