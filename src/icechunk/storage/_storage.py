@@ -82,6 +82,9 @@ class _InMemorySpec(_StorageSpec):
     def default_settings(self) -> StorageSettings:
         return _no_retry_settings(ideal_request_size=1)
 
+    def upstream_repr(self) -> str:
+        return "ObjectStorage(backend=InMemoryObjectStoreBackend)"
+
     build_eagerly = True
 
 
@@ -97,6 +100,9 @@ class _LocalFilesystemSpec(_StorageSpec):
 
     def default_settings(self) -> StorageSettings:
         return _no_retry_settings(ideal_request_size=4 * 1024)
+
+    def upstream_repr(self) -> str:
+        return f"ObjectStorage(backend=LocalFileSystemObjectStoreBackend(path={self.path}))"
 
 
 @dataclass(frozen=True)
@@ -334,7 +340,8 @@ class Storage:
         )
 
     def __repr__(self) -> str:
-        return f"Storage({self._spec.describe()})"
+        upstream_repr = getattr(self._spec, "upstream_repr", None)  # as upstream prints it
+        return upstream_repr() if upstream_repr is not None else f"Storage({self._spec.describe()})"
 
     def __reduce__(self) -> tuple[Callable[..., Storage], tuple[Any, ...]]:
         return (_restore, (self._spec,))
