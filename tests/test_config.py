@@ -1006,3 +1006,10 @@ def test_reprs_print_upstreams_fields_in_its_order() -> None:
 def test_caching_config_default_is_all_unset() -> None:
     assert ic.CachingConfig.default() == ic.CachingConfig()
     assert ic.CachingConfig.default().num_chunk_refs is None
+
+
+def test_storage_repr_of_memory_and_local_storage_is_upstreams(tmp_path: Path) -> None:
+    assert repr(ic.in_memory_storage()) == "ObjectStorage(backend=InMemoryObjectStoreBackend)"
+    assert repr(ic.local_filesystem_storage(str(tmp_path))) == (
+        f"ObjectStorage(backend=LocalFileSystemObjectStoreBackend(path={tmp_path}))"
+    )
