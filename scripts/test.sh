@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Sets up .venv (if needed) with the package and its test dependencies, then runs the tests.
-# Extra arguments go to pytest, e.g. `bash scripts/test.sh tests/format -x`.
+# Sets up .venv (if needed) with the package and its test and docs dependencies, then runs the
+# tests. They include running every notebook (tests/test_notebooks.py), the docs' examples and
+# `mkdocs build --strict` (tests/test_docs.py). Extra arguments go to pytest, e.g.
+# `bash scripts/test.sh tests/format -x`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
