@@ -101,8 +101,7 @@ async def test_no_temporary_files_left(tmp_path: Path) -> None:
     with pytest.raises(PreconditionFailedError):
         await backend.put("a/b", b"5", if_match=version)
     await backend.put("big", os.urandom(3 * 1024 * 1024))
-    files = [f for f in _all_files(tmp_path) if not f.startswith(".icechunk-locks")]
-    assert files == ["a/b", "a/c", "big"]
+    assert _all_files(tmp_path) == ["a/.icechunk-lock-b", "a/b", "a/c", "big"]
     assert set(await collect(backend)) == {"a/b", "a/c", "big"}
 
 
@@ -260,3 +259,44 @@ def test_killed_writer_leaves_no_partial_object(tmp_path: Path) -> None:
         if killed_mid_write >= 2:
             break
     assert killed_mid_write, "no kill landed in the middle of a write"
+
+
+async def test_lock_files_sit_next_to_their_key_and_go_with_it(tmp_path: Path) -> None:
+    backend = LocalFilesystemBackend(tmp_path)
+    ref = "refs/branch.dev/ref.json"
+    version = await backend.put(ref, b"1", mode=PutMode.CREATE)
+    await backend.put(ref, b"2", if_match=version)
+    assert (tmp_path / "refs/branch.dev/.icechunk-lock-ref.json").is_file()
+    config = await backend.put("config.yaml", b"a")
+    await backend.put("config.yaml", b"b", if_match=config)
+    assert (tmp_path / "refs/branch.main/.icechunk-lock-config.yaml").is_file()
+    assert sorted(os.listdir(tmp_path)) == ["config.yaml", "refs"]  # no lock folder on top
+    await backend.delete([ref])
+    assert os.listdir(tmp_path / "refs/branch.dev") == []  # the lock went with the key
+    with pytest.raises(PreconditionFailedError):
+        await backend.put(ref, b"3", if_match=version)
+    assert os.listdir(tmp_path / "refs/branch.dev") == []
+
+
+def test_repository_top_level_holds_only_spec_entries(tmp_path: Path) -> None:
+    """Upstream Icechunk lists the folders under refs/ as refs: a deleted branch must leave none."""
+    import zarr
+
+    import icechunk
+
+    root = tmp_path / "repo"
+    repo = icechunk.Repository.create(icechunk.local_filesystem_storage(str(root)))
+    for branch in ("main", "dev"):
+        if branch != "main":
+            repo.create_branch(branch, repo.lookup_branch("main"))
+        session = repo.writable_session(branch)
+        zarr.create_array(session.store, name=branch, shape=(2,), dtype="i4")[:] = 1
+        session.commit(branch)
+    repo.save_config()
+    repo.delete_branch("dev")
+    spec = {"config.yaml", "refs", "snapshots", "manifests", "chunks", "transactions"}
+    assert set(os.listdir(root)) <= spec
+    files = [p for p in (root / "refs").rglob("*") if p.is_file()]
+    assert {p.relative_to(root / "refs").parts[0] for p in files} == {"branch.main"}
+    reopened = icechunk.Repository.open(icechunk.local_filesystem_storage(str(root)))
+    assert reopened.list_branches() == {"main"}

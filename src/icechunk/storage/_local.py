@@ -14,8 +14,15 @@ or tag update, the commit point) first flushes the whole filesystem once (``sync
 anything was written since the last flush, then writes and ``fsync``s the ref and its
 directory. After a power loss a ref therefore never points at objects that did not reach the
 disk, for the price of two or three flushes per commit instead of one per object.
-- ``<root>/.icechunk-locks/<key>``: a lock file, taken with ``fcntl.flock``, that makes the
-  compare-and-swap of ``<key>`` atomic across threads and processes on one machine.
+- ``.icechunk-lock-<name>``: a lock file, taken with ``fcntl.flock``, that makes the
+  compare-and-swap of the key ``<name>`` in the same directory atomic across threads and
+  processes on one machine (for a branch: ``refs/branch.<b>/.icechunk-lock-ref.json``). Locks of
+  top-level keys (``config.yaml``) live in ``refs/branch.main/``, the folder of the one ref every
+  repository keeps, so the top level of a repository holds only spec entries; and deleting a
+  key deletes its lock file, so a deleted branch leaves no folder that upstream Icechunk (which
+  lists the folders under ``refs/``) would take for a branch. A lock holder checks, once it has
+  the lock, that the file it locked is still the one at the lock path (and starts over if not),
+  which makes deleting lock files safe.
 
 Create-if-absent is a hard link of the finished temporary file to the final name, which the
 kernel refuses atomically when the name exists. Version tokens are ``<mtime_ns>-<inode>-<size>``
@@ -79,7 +86,11 @@ else:
 
 
 _TMP_PREFIX = RESERVED_SEGMENT_PREFIX + "tmp-"
-_LOCK_DIR = RESERVED_SEGMENT_PREFIX + "locks"
+_LOCK_PREFIX = RESERVED_SEGMENT_PREFIX + "lock-"
+#: Where top-level keys keep their lock files: a folder every repository has (``main``).
+_TOP_LEVEL_LOCK_DIR = ("refs", "branch.main")
+#: The lock folder of earlier versions (not written any more; skipped when cleaning up).
+_OLD_LOCK_DIR = RESERVED_SEGMENT_PREFIX + "locks"
 #: Reads of at most this many bytes run on the event loop thread: a thread hop costs more.
 _INLINE_IO_LIMIT = 256 * 1024
 #: How many listed objects one worker-thread round trip produces.
@@ -120,7 +131,9 @@ class LocalFilesystemBackend(StorageBackend):
         return os.path.join(self._root, *validate_key(key).split("/"))
 
     def _lock_path(self, key: str) -> str:
-        return os.path.join(self._root, _LOCK_DIR, *key.split("/"))
+        directory, _, name = key.rpartition("/")
+        parts = directory.split("/") if directory else _TOP_LEVEL_LOCK_DIR
+        return os.path.join(self._root, *parts, _LOCK_PREFIX + name)
 
     def _wrap(self, action: str, key: str, error: OSError) -> StorageError:
         return StorageError(f"cannot {action} {key!r} in {self.describe()}: {error}")
@@ -271,7 +284,7 @@ class LocalFilesystemBackend(StorageBackend):
 
     def _create_without_links(self, key: str, temporary: str, path: str) -> None:
         """Create-if-absent on filesystems without hard links: check and rename under the lock."""
-        with self._lock(key, create=True):
+        with self._lock(key, create=True, remove=True):
             if os.path.lexists(path):
                 raise PreconditionFailedError(f"object exists already: {key!r}")
             os.replace(temporary, path)
@@ -286,6 +299,7 @@ class LocalFilesystemBackend(StorageBackend):
                 except OSError as error:
                     if error.errno not in _MISSING_ERRNOS:
                         raise
+                    _unlink_quietly(self._lock_path(key))  # no key, no lock file (see above)
                     raise PreconditionFailedError(
                         f"object {key!r} changed: expected version {if_match!r}, "
                         "but it does not exist"
@@ -315,26 +329,22 @@ class LocalFilesystemBackend(StorageBackend):
             os.close(fd)
 
     @contextmanager
-    def _lock(self, key: str, *, create: bool) -> Iterator[bool]:
+    def _lock(self, key: str, *, create: bool, remove: bool = False) -> Iterator[bool]:
         """Hold the key's lock; without ``create`` only if its lock file exists already.
 
-        Yields whether the lock is held. Lock files are never deleted: removing a lock file
-        someone else is waiting on would let two holders in at once.
+        Yields whether the lock is held. With ``remove`` the lock file is deleted before the
+        lock is released (holders that were waiting on it notice and start over).
         """
         lock_path = self._lock_path(key)
-        flags = os.O_RDWR | os.O_CLOEXEC | (os.O_CREAT if create else 0)
+        fd = _acquire(lock_path, create)
+        if fd is None:
+            yield False
+            return
         try:
-            fd = os.open(lock_path, flags, 0o666)
-        except FileNotFoundError:
-            if not create:
-                yield False
-                return
-            os.makedirs(os.path.dirname(lock_path), exist_ok=True)
-            fd = os.open(lock_path, flags, 0o666)
-        try:
-            _lock_exclusive(fd)
             yield True
         finally:
+            if remove:
+                _unlink_quietly(lock_path)
             os.close(fd)  # releases the flock
 
     # --- delete and list -----------------------------------------------------------------
@@ -348,7 +358,7 @@ class LocalFilesystemBackend(StorageBackend):
     def _delete_all(self, paths: builtins.list[tuple[str, str]]) -> None:
         for key, path in paths:
             try:
-                with self._lock(key, create=False):
+                with self._lock(key, create=False, remove=True):
                     os.unlink(path)
             except OSError as error:
                 if error.errno not in _MISSING_ERRNOS:
@@ -418,7 +428,7 @@ class LocalFilesystemBackend(StorageBackend):
     def _remove_stale(self, cutoff: float) -> int:
         removed = 0
         for directory, subdirectories, files in os.walk(self._root):
-            subdirectories[:] = [d for d in subdirectories if d != _LOCK_DIR]
+            subdirectories[:] = [d for d in subdirectories if d != _OLD_LOCK_DIR]
             for name in files:
                 path = os.path.join(directory, name)
                 try:
@@ -512,6 +522,40 @@ def _next_batch(iterator: Iterator[_T], size: int) -> builtins.list[_T]:
         if len(batch) >= size:
             break
     return batch
+
+
+def _acquire(lock_path: str, create: bool) -> int | None:
+    """Open and lock the lock file at ``lock_path``; None if it is missing and not ``create``.
+
+    Once locked, the file must still be the one at ``lock_path``: a holder may have deleted it
+    (or replaced it) meanwhile, and locking a deleted file excludes nobody, so start over.
+    """
+    flags = os.O_RDWR | os.O_CLOEXEC | (os.O_CREAT if create else 0)
+    while True:
+        try:
+            fd = os.open(lock_path, flags, 0o666)
+        except FileNotFoundError:
+            if not create:
+                return None
+            os.makedirs(os.path.dirname(lock_path), exist_ok=True)
+            continue
+        try:
+            _lock_exclusive(fd)
+            if _same_file(fd, lock_path):
+                return fd
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+
+
+def _same_file(fd: int, path: str) -> bool:
+    try:
+        on_disk = os.stat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (on_disk.st_ino, on_disk.st_dev) == (held.st_ino, held.st_dev)
 
 
 def _unlink_quietly(path: str) -> None:
