@@ -221,3 +221,29 @@ def test_delete_group_deletes_descendants(repo: icechunk.Repository) -> None:
     session.commit("delete g")
     root = zarr.open_group(repo.readonly_session(branch="main").store, mode="r")
     assert sorted(root.keys()) == ["g2"]
+
+
+class _NotJson:
+    pass
+
+
+@pytest.mark.parametrize(
+    ("metadata", "words"),
+    [
+        ({"foo": _NotJson()}, r"^'_NotJson' object cannot be cast as a JSON value: .*\['foo'\]"),
+        ({"deep": [1, {"x": {1, 2}}]}, r"^'set' object cannot be cast .*\['deep'\]\[1\]\['x'\]"),
+        ({1: "a"}, r"^'int' object cannot be cast as a JSON object key"),
+    ],
+)
+def test_commit_metadata_must_be_json(
+    repo: icechunk.Repository, metadata: dict, words: str
+) -> None:
+    """As upstream: a TypeError naming the type, before anything is written."""
+    session = repo.writable_session("main")
+    zarr.group(session.store)
+    with pytest.raises(TypeError, match=words) as info:
+        session.commit("x", metadata)
+    assert isinstance(info.value, icechunk.IcechunkError)
+    assert session.has_uncommitted_changes
+    assert len(list(repo.ancestry(branch="main"))) == 1
+    session.commit("fine", {"a": [1, {"b": None}], "c": 1.5, "d": True})

@@ -178,6 +178,10 @@ class NoChangesToCommitError(SessionError):
     """``commit`` was called on a session without changes."""
 
 
+class InvalidCommitMetadataError(SessionError, TypeError):
+    """Commit metadata holds a value that is not JSON (str, number, bool, None, list, dict)."""
+
+
 class InvalidKeyError(IcechunkError, ValueError):
     """A Zarr key or node path is not valid for an Icechunk store."""
 

@@ -6,6 +6,7 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._exceptions import InvalidCommitMetadataError
 from ._format.ids import encode_id
 from ._format.snapshot import ManifestFileInfo as _FormatManifestFileInfo
 from ._format.snapshot import Snapshot, SnapshotHeader
@@ -52,6 +53,33 @@ class SnapshotInfo:
         from ._display import snapshot_info_html
 
         return snapshot_info_html(self)
+
+
+def check_commit_metadata(metadata: Any, where: str = "metadata") -> None:
+    """Raise InvalidCommitMetadataError unless ``metadata`` is JSON: what a snapshot can hold.
+
+    Dictionaries need string keys; values are None, bool, int, float, str, lists and dicts.
+    """
+    if metadata is None or isinstance(metadata, bool | int | float | str):
+        return
+    if isinstance(metadata, list | tuple):
+        for i, value in enumerate(metadata):
+            check_commit_metadata(value, f"{where}[{i}]")
+        return
+    if isinstance(metadata, dict):
+        for key, value in metadata.items():
+            if not isinstance(key, str):
+                raise InvalidCommitMetadataError(
+                    f"'{type(key).__name__}' object cannot be cast as a JSON object key: commit "
+                    f"metadata keys must be strings ({where} has {key!r})"
+                )
+            check_commit_metadata(value, f"{where}[{key!r}]")
+        return
+    raise InvalidCommitMetadataError(
+        f"'{type(metadata).__name__}' object cannot be cast as a JSON value: commit metadata "
+        f"holds only None, bool, numbers, str, lists and dicts ({where} is {metadata!r}); "
+        "convert it first, for example to a string"
+    )
 
 
 _SHOWN_CHUNKS = 10  # chunk indices a Diff's repr lists per array

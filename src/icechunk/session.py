@@ -12,7 +12,7 @@ from ._core.session import DiffData, SessionCore
 from ._exceptions import ForkCommitError, ForkSessionError, SessionNotPicklableError
 from ._format.ids import encode_id
 from ._format.manifest import InlineChunk, NativeChunk
-from ._snapshots import Diff
+from ._snapshots import Diff, check_commit_metadata
 from ._sync import sync
 from .store import IcechunkStore
 
@@ -201,6 +201,7 @@ class Session:
         from ._exceptions import ConflictError
 
         self._warn_if_forked()
+        check_commit_metadata(metadata)
 
         attempt = 0
         while True:
@@ -225,6 +226,7 @@ class Session:
     async def flush_async(self, message: str, metadata: dict[str, Any] | None = None) -> str:
         """Async version of :meth:`flush`."""
         self._warn_if_forked()
+        check_commit_metadata(metadata)
         return encode_id(await self._core.flush(message, metadata))
 
     def _warn_if_forked(self) -> None:
