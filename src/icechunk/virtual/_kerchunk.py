@@ -175,12 +175,14 @@ async def ingest_kerchunk_async(
             f"last_updated_at must be a datetime.datetime, got {type(last_updated_at).__name__}"
         )
     groups, arrays = _nodes(references)
+    # everything is checked before the first write: a bad reference set changes nothing
+    documents = {p: array_metadata_v3(p, a.zarray, a.zattrs) for p, a in arrays.items()}
     _assign_chunks(references, arrays)
     _check_locations(store, arrays)
     prefix = (group or "").strip("/")
-    written_groups = await _write_groups(store, prefix, groups, arrays)
-    for array in arrays.values():
-        await _write_array(store, _join(prefix, array.path), array, last_updated_at)
+    written_groups = await _write_groups(store, prefix, groups)
+    for path, array in arrays.items():
+        await _write_array(store, _join(prefix, path), array, documents[path], last_updated_at)
     return IngestSummary(
         groups=tuple(written_groups),
         arrays=tuple(_join(prefix, a.path) for a in arrays.values()),
@@ -289,7 +291,7 @@ def _check_locations(store: IcechunkStore, arrays: dict[str, _Array]) -> None:
 
 
 async def _write_groups(
-    store: IcechunkStore, prefix: str, groups: dict[str, dict[str, Any]], arrays: dict[str, _Array]
+    store: IcechunkStore, prefix: str, groups: dict[str, dict[str, Any]]
 ) -> list[str]:
     """zarr.json of every group, parents first (and of the groups above ``prefix``)."""
     written = []
@@ -305,11 +307,14 @@ async def _write_groups(
 
 
 async def _write_array(
-    store: IcechunkStore, path: str, array: _Array, last_updated_at: datetime | None
+    store: IcechunkStore,
+    path: str,
+    array: _Array,
+    metadata: dict[str, Any],
+    last_updated_at: datetime | None,
 ) -> None:
     from zarr.core.buffer import default_buffer_prototype
 
-    metadata = array_metadata_v3(array.path, array.zarray, array.zattrs)
     await _set_json(store, f"{path}/zarr.json", metadata)
     buffer = default_buffer_prototype().buffer
     for index, data in array.inline.items():
