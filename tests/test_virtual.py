@@ -229,6 +229,16 @@ def test_invalid_locations_are_refused_whatever_the_containers(location: str, wo
     assert session.status().updated_chunks == {}
 
 
+def test_containers_keyed_by_name_match_by_url_prefix() -> None:
+    """Configs of older versions key containers by name ("s3"); the url prefix decides."""
+    store = icechunk.s3_store(region="us-east-1")
+    named = {"s3": VirtualChunkContainer("s3://testbucket/", store)}
+    resolver = VirtualChunkResolver(named, {"s3://testbucket/": None})
+    assert resolver.container_for("s3://testbucket/key") is named["s3"]
+    assert resolver.container_for("s3://other/key") is None
+    assert resolver._authorized("s3://testbucket/key")[0] == "s3://testbucket/"
+
+
 def test_longest_prefix_wins(tmp_path: Path) -> None:
     src, _, _ = _local_source(tmp_path)
     sub = src / "sub"

@@ -74,13 +74,15 @@ class VirtualChunkResolver:
     Parameters
     ----------
     containers
-        Virtual chunk containers by url prefix (from the repository config).
+        Virtual chunk containers (from the repository config), keyed by url prefix or, in
+        configs written by older versions, by a name (their ``url_prefix`` is used).
     credentials
         Authorized url prefixes and their credentials (``None``: use the store's defaults).
     """
 
     def __init__(self, containers: Mapping[str, Any], credentials: Mapping[str, Any]):
-        self._containers = dict(containers)
+        # keyed by url prefix: older configs key containers by a name and carry the prefix
+        self._containers = {getattr(c, "url_prefix", k) or k: c for k, c in containers.items()}
         self._credentials = dict(credentials)
         self._stores: dict[tuple[str, str, str], Any] = {}
         self._lock = threading.Lock()
