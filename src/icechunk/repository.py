@@ -36,7 +36,9 @@ def _engine_settings(config: RepositoryConfig) -> EngineSettings:
     nodes = caching.num_snapshot_nodes if caching is not None else None
     refs = caching.num_chunk_refs if caching is not None else None
     defaults = AssetSettings()
+    manifest = config.manifest
     return EngineSettings(
+        splitting=manifest.splitting if manifest is not None else None,
         inline_threshold=DEFAULT_INLINE_THRESHOLD if threshold is None else int(threshold),
         assets=AssetSettings(
             compression_level=defaults.compression_level if level is None else int(level),

@@ -40,6 +40,7 @@ class EngineSettings:
 
     inline_threshold: int = DEFAULT_INLINE_THRESHOLD
     assets: AssetSettings = field(default_factory=AssetSettings)
+    splitting: Any = None  # ManifestSplittingConfig, or None: one manifest per array
 
 
 class RepositoryCore:
@@ -250,6 +251,7 @@ class RepositoryCore:
             default_commit_metadata=self.default_commit_metadata,
             branch_version=branch_version,
             virtual=self.virtual,
+            splitting=self.settings.splitting,
         )
 
     async def open_session(

@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import _refs
 from .._asset_manager import AssetManager
+from ._splitting import plan_manifests, split_sizes
 from .._change_set import (
     ArrayDefinition,
     ChangeSet,
@@ -113,8 +114,10 @@ class SessionCore:
         default_commit_metadata: Mapping[str, Any] | None = None,
         branch_version: str | None = None,
         virtual: VirtualChunkResolver | None = None,
+        splitting: Any = None,
     ):
         self.assets = assets
+        self.splitting = splitting  # ManifestSplittingConfig: manifests per region of an array
         self.snapshot_id = snapshot_id
         # storage version of the branch ref when it pointed at ``snapshot_id`` (if known)
         self.branch_version = branch_version
@@ -211,7 +214,8 @@ class SessionCore:
             if table is not None:
                 tables.append(table)
         base = concat_tables(tables)._sorted() if tables else ChunkRefTable.empty(ndim)
-        merged = base.updated(self.change_set.chunks.get(node.node_id, {}))
+        # a copy (one step under the GIL): other threads may be writing chunks meanwhile
+        merged = base.updated(dict(self.change_set.chunks.get(node.node_id, {})))
         grid = np.array(grid_shape(node.array.shape), dtype=np.int64)
         if len(merged) and ndim:
             inside: np.ndarray = np.asarray((merged.coords.astype(np.int64) < grid).all(axis=1))
@@ -540,13 +544,24 @@ class SessionCore:
             node = (await self.nodes())[path]
             if node.array is not None and self._array_changed(node):
                 table = await self.chunk_table(node)
-                manifests: tuple[ManifestRef, ...] = ()
-                if len(table):
-                    manifest = Manifest(new_id12(), {node.node_id: table})
+                sizes = split_sizes(
+                    self.splitting, path, node.array.dimension_names, len(node.array.shape)
+                )
+                plan = plan_manifests(
+                    table,
+                    self.change_set.chunks.get(node.node_id, {}),
+                    node.array.manifests,
+                    sizes,
+                    rewrite_all=self.rewrite_manifests,
+                )
+                manifests = list(plan.keep)
+                for part in plan.write:
+                    manifest = Manifest(new_id12(), {node.node_id: part})
                     new_manifests.append(manifest)
-                    manifests = (ManifestRef(manifest.manifest_id, table.extents()),)
+                    manifests.append(ManifestRef(manifest.manifest_id, part.extents()))
                 self.progress.step()
-                node = replace(node, array=replace(node.array, manifests=manifests))
+                manifests.sort(key=lambda ref: ref.extents)
+                node = replace(node, array=replace(node.array, manifests=tuple(manifests)))
             nodes.append(node)
         sizes = await asyncio.gather(*(self.assets.write_manifest(m) for m in new_manifests))
         for manifest, size in zip(new_manifests, sizes):
