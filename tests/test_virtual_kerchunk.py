@@ -25,6 +25,7 @@ import pytest
 if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
     import cfgrib  # noqa: F401 - a missing package must fail in CI, not skip
     import eccodes
+    import fastparquet  # noqa: F401
     import h5py  # noqa: F401
     import kerchunk  # noqa: F401
     import netCDF4  # noqa: F401
@@ -39,6 +40,7 @@ else:
     pytest.importorskip("netCDF4")
     pytest.importorskip("scipy")
     pytest.importorskip("cfgrib")
+    pytest.importorskip("fastparquet")
     eccodes = pytest.importorskip("eccodes")
 
 import numcodecs
@@ -135,7 +137,10 @@ def _pack(src: Path, archive: Path, inline: dict[str, str] | None = None) -> dic
 CODECS = {
     "raw": {"compressors": None},
     "zlib": {"compressors": numcodecs.Zlib(level=3)},
-    "shuffle-zlib": {"filters": [numcodecs.Shuffle(elementsize=4)], "compressors": numcodecs.Zlib()},
+    "shuffle-zlib": {
+        "filters": [numcodecs.Shuffle(elementsize=4)],
+        "compressors": numcodecs.Zlib(),
+    },
     "blosc": {"compressors": numcodecs.Blosc(cname="lz4", clevel=5, shuffle=1)},
 }
 
@@ -213,7 +218,7 @@ def test_templates_and_generators(tmp_path: Path) -> None:
             {
                 "key": "g/{{i}}.0",
                 "url": "{{u}}",
-                "offset": "{{i * %d}}" % chunk_bytes,
+                "offset": f"{{{{i * {chunk_bytes}}}}}",
                 "length": str(chunk_bytes),
                 "dimensions": {"i": {"stop": 3}},
             }
@@ -235,8 +240,12 @@ def test_groups_scalars_attributes_fill_values_and_nested_keys(tmp_path: Path) -
     scalar[...] = 2.0
     scalar.attrs["_ARRAY_DIMENSIONS"] = []
     filled = inner.create_array(
-        "t", shape=(5,), chunks=(2,), dtype="<f4", fill_value=-9999.0, chunk_key_encoding={
-            "name": "v2", "separator": "/"}
+        "t",
+        shape=(5,),
+        chunks=(2,),
+        dtype="<f4",
+        fill_value=-9999.0,
+        chunk_key_encoding={"name": "v2", "separator": "/"},
     )
     filled[:4] = [1, 2, 3, 4]  # the last chunk is never written: it reads as the fill value
     filled.attrs["_ARRAY_DIMENSIONS"] = ["x"]
@@ -247,7 +256,11 @@ def test_groups_scalars_attributes_fill_values_and_nested_keys(tmp_path: Path) -
     assert "model/run1/t/0" in refs and "model/run1/t/2" not in refs  # "/"-separated keys
     repo = _repo(tmp_path, tmp_path)
     summary = _ingest(repo, refs, group="ingested/here")
-    assert set(summary.groups) == {"ingested/here", "ingested/here/model", "ingested/here/model/run1"}
+    assert set(summary.groups) == {
+        "ingested/here",
+        "ingested/here/model",
+        "ingested/here/model/run1",
+    }
     store = repo.readonly_session("main").store
     top = zarr.open_group(store, path="ingested/here", mode="r")
     assert dict(top.attrs) == {"title": "nested"}
@@ -300,8 +313,11 @@ def _climate(seed: int = 0) -> xr.Dataset:
     rng = np.random.default_rng(seed)
     ds = xr.Dataset(
         {
-            "tas": (("time", "lat", "lon"), rng.normal(280, 5, (6, 4, 5)).astype("f4"),
-                    {"units": "K", "long_name": "air temperature"}),
+            "tas": (
+                ("time", "lat", "lon"),
+                rng.normal(280, 5, (6, 4, 5)).astype("f4"),
+                {"units": "K", "long_name": "air temperature"},
+            ),
             "pr": (("time", "lat", "lon"), rng.gamma(2, 1, (6, 4, 5)), {"units": "mm"}),
             "mask": (("lat", "lon"), rng.integers(0, 2, (4, 5)).astype("i1")),
         },
@@ -325,8 +341,13 @@ def test_netcdf4_via_kerchunk_hdf(tmp_path: Path) -> None:
         engine="netcdf4",
         encoding={
             "tas": {"zlib": True, "shuffle": True, "chunksizes": (2, 4, 3), "_FillValue": -999.0},
-            "pr": {"contiguous": True, "scale_factor": 0.01, "add_offset": 1.0, "dtype": "i2",
-                   "_FillValue": -32768},
+            "pr": {
+                "contiguous": True,
+                "scale_factor": 0.01,
+                "add_offset": 1.0,
+                "dtype": "i2",
+                "_FillValue": -32768,
+            },
             "time": {"units": "hours since 2000-01-01", "calendar": "standard"},
         },
     )
@@ -334,6 +355,26 @@ def test_netcdf4_via_kerchunk_hdf(tmp_path: Path) -> None:
     repo = _repo(tmp_path, tmp_path)
     summary = _ingest(repo, refs)
     assert summary.virtual_chunks > 0
+    with xr.open_dataset(path) as expected:
+        xr.testing.assert_identical(_open(repo), expected.load())
+
+
+def test_parquet_reference_set(tmp_path: Path) -> None:
+    """kerchunk's parquet form (a directory of .zmetadata and refs.N.parq files per array)."""
+    from kerchunk.df import refs_to_dataframe
+    from kerchunk.hdf import SingleHdf5ToZarr
+
+    path = tmp_path / "climate.nc"
+    _climate(1).to_netcdf(
+        path, engine="netcdf4", encoding={"tas": {"zlib": True, "chunksizes": (1, 4, 5)}}
+    )
+    refs = SingleHdf5ToZarr(str(path), inline_threshold=50).translate()
+    parquet = tmp_path / "refs.parq"
+    refs_to_dataframe(refs, str(parquet), record_size=4)  # tas: 6 chunks in 2 record files
+    assert sorted(p.name for p in (parquet / "tas").iterdir()) == ["refs.0.parq", "refs.1.parq"]
+    repo = _repo(tmp_path, tmp_path)
+    summary = _ingest(repo, str(parquet))
+    assert summary.virtual_chunks >= 6 and summary.inline_chunks > 0
     with xr.open_dataset(path) as expected:
         xr.testing.assert_identical(_open(repo), expected.load())
 
@@ -370,8 +411,14 @@ def _grib(path: Path, fields: list[tuple[str, int]], seed: int = 0) -> None:
 
 GRIB_FILES = {
     "two-messages": [("2t", 20240101), ("2t", 20240102)],
-    "multi-field": [("2t", 20240101), ("2d", 20240101), ("2t", 20240102), ("2d", 20240102),
-                    ("2t", 20240103), ("2d", 20240103)],
+    "multi-field": [
+        ("2t", 20240101),
+        ("2d", 20240101),
+        ("2t", 20240102),
+        ("2d", 20240102),
+        ("2t", 20240103),
+        ("2d", 20240103),
+    ],
 }
 GRIB_SHARED = ["latitude", "longitude", "step", "heightAboveGround"]
 
@@ -411,7 +458,9 @@ def test_one_grib_message_needs_no_combining(tmp_path: Path) -> None:
     [refs] = scan_grib(str(path))
     _ingest(repo, refs)
     with xr.open_dataset(path, engine="cfgrib", backend_kwargs={"indexpath": ""}) as expected:
-        np.testing.assert_array_equal(_open(repo)["t2m"].values.astype("f4"), expected["t2m"].values)
+        np.testing.assert_array_equal(
+            _open(repo)["t2m"].values.astype("f4"), expected["t2m"].values
+        )
 
 
 def test_grib_reads_in_a_fresh_process_that_imports_only_icechunk_zarr_xarray(
@@ -444,8 +493,13 @@ def test_grib_reads_in_a_fresh_process_that_imports_only_icechunk_zarr_xarray(
         """
     )
     result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-        cwd=tmp_path, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        [sys.executable, "-c", script],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "codec from icechunk.virtual._codecs" in result.stdout
@@ -515,10 +569,19 @@ def test_unauthorized_container_fails_on_read(tmp_path: Path) -> None:
         (lambda r: {**r, "a/.zarray": "{oops"}, "is not JSON"),
         (lambda r: {**r, "a/.zarray": json.dumps({"shape": [4]})}, "not valid zarr v2 array"),
         (lambda r: {k: v for k, v in r.items() if ".z" not in k}, "no .zgroup or .zarray"),
-        (lambda r: {**r, "a/.zarray": r["a/.zarray"].replace(
-            '"compressor": null', '"compressor": {"id": "nosuchcodec"}')}, "numcodecs.nosuchcodec"),
-        (lambda r: {**r, "a/.zattrs": json.dumps({"_ARRAY_DIMENSIONS": ["x", "y"]})},
-         "_ARRAY_DIMENSIONS"),
+        (
+            lambda r: {
+                **r,
+                "a/.zarray": r["a/.zarray"].replace(
+                    '"compressor": null', '"compressor": {"id": "nosuchcodec"}'
+                ),
+            },
+            "numcodecs.nosuchcodec",
+        ),
+        (
+            lambda r: {**r, "a/.zattrs": json.dumps({"_ARRAY_DIMENSIONS": ["x", "y"]})},
+            "_ARRAY_DIMENSIONS",
+        ),
         (lambda r: [r, r], "concat_dims"),
         (lambda r: [], "empty"),
         (lambda r: 42, "expected a kerchunk reference set"),

@@ -340,7 +340,12 @@ async def _set_virtual(
             offset, length = 0, _whole_file_size(ref.url)
         locations[row], offsets[row], lengths[row] = ref.url, offset, length
     await store.set_virtual_refs_arr_async(
-        path, grid, locations, offsets, lengths, validate_containers=False,
+        path,
+        grid,
+        locations,
+        offsets,
+        lengths,
+        validate_containers=False,
         checksum=last_updated_at,
     )
 

@@ -175,7 +175,9 @@ def _codecs_v3(path: str, zarray: Mapping[str, Any], zdtype: Any, ndim: int) -> 
     array_bytes: dict[str, Any] | None = None
     bytes_bytes: list[dict[str, Any]] = []
     if zarray.get("order", "C") == "F" and ndim > 1:
-        array_array.append({"name": "transpose", "configuration": {"order": list(range(ndim))[::-1]}})
+        array_array.append(
+            {"name": "transpose", "configuration": {"order": list(range(ndim))[::-1]}}
+        )
     v2_codecs = list(zarray.get("filters") or [])
     if zarray.get("compressor"):
         v2_codecs.append(zarray["compressor"])

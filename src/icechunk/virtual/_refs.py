@@ -73,7 +73,8 @@ def load_references(
             "(for example the one kerchunk.grib2.scan_grib returns), or leave them out"
         )
     mapping = _expanded(_as_input(refs))
-    return _flatten(mapping.items())
+    # not mapping.items(): fsspec's parquet mapper pairs keys and values out of step there
+    return _flatten((key, mapping[key]) for key in mapping)
 
 
 def _as_input(refs: Any) -> Any:
