@@ -40,8 +40,7 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], limit: int = M
     """An HTML table of ``rows`` (values escaped), cut after ``limit`` rows."""
     head = "".join(f"<th>{_esc(h)}</th>" for h in headers)
     body = [
-        "<tr>" + "".join(f"<td>{_esc(cell)}</td>" for cell in row) + "</tr>"
-        for row in rows[:limit]
+        "<tr>" + "".join(f"<td>{_esc(cell)}</td>" for cell in row) + "</tr>" for row in rows[:limit]
     ]
     if len(rows) > limit:
         body.append(f'<tr><td colspan="{len(headers)}">... {len(rows) - limit} more</td></tr>')
@@ -64,7 +63,7 @@ def _card(title: str, *parts: str) -> str:
 
 
 def _section(title: str, body: str) -> str:
-    return f"<details open=\"open\"><summary>{_esc(title)}</summary>{body}</details>"
+    return f'<details open="open"><summary>{_esc(title)}</summary>{body}</details>'
 
 
 # --- repository --------------------------------------------------------------------------------

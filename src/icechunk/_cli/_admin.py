@@ -155,7 +155,9 @@ def info(state: State, as_json: bool) -> None:
     click.echo(f"Branches:      {data['branches']}")
     click.echo(f"Tags:          {data['tags']}")
     for kind, c in objects.items():
-        click.echo(f"{kind.capitalize() + ':':<15}{c['objects']} objects, {human_bytes(c['bytes'])}")
+        click.echo(
+            f"{kind.capitalize() + ':':<15}{c['objects']} objects, {human_bytes(c['bytes'])}"
+        )
     click.echo("Reachable chunks:")
     click.echo(f"    native   {human_bytes(stats.native_bytes)}")
     click.echo(f"    inline   {human_bytes(stats.inlined_bytes)}")

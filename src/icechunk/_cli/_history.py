@@ -103,9 +103,7 @@ def show(state: State, revision: str, as_json: bool) -> None:
 def diff(state: State, base: str, target: str, as_json: bool) -> None:
     """What changed from BASE to TARGET (TARGET: default main; BASE must be an ancestor)."""
     repo = state.repo()
-    changes = repo.diff(
-        from_snapshot_id=resolve(repo, base), to_snapshot_id=resolve(repo, target)
-    )
+    changes = repo.diff(from_snapshot_id=resolve(repo, base), to_snapshot_id=resolve(repo, target))
     if as_json:
         echo_json(diff_json(changes))
     elif changes.is_empty():
@@ -143,8 +141,7 @@ def _node_line(row: dict[str, Any]) -> str:
         return f"{row['path']}/"
     shards = f" shards={tuple(row['shards'])}" if row["shards"] else ""
     return (
-        f"{row['path']}  {tuple(row['shape'])} {row['dtype']} "
-        f"chunks={tuple(row['chunks'])}{shards}"
+        f"{row['path']}  {tuple(row['shape'])} {row['dtype']} chunks={tuple(row['chunks'])}{shards}"
     )
 
 

@@ -70,7 +70,7 @@ class DateTime(click.ParamType):
             return _dt.datetime.now(_dt.UTC) - delta
         try:
             # naive results stay naive: the API reads them as local time (icechunk._time)
-            return _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return _dt.datetime.fromisoformat(text)
         except ValueError:
             self.fail(
                 f"{value!r} is not a date: use ISO 8601 (2024-05-01 or 2024-05-01T12:00:00, "

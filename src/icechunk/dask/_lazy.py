@@ -46,7 +46,7 @@ class LazyWrite(Delayed):
     ``session.merge(fork)`` before committing.
     """
 
-    __slots__ = ("_session", "_local")
+    __slots__ = ("_local", "_session")
 
     def __init__(
         self,
