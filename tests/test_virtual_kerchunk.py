@@ -336,7 +336,11 @@ def test_netcdf4_via_kerchunk_hdf(tmp_path: Path) -> None:
     from kerchunk.hdf import SingleHdf5ToZarr
 
     path = tmp_path / "climate.nc"
-    _climate().to_netcdf(
+    strings = {
+        "station": ("lat", ["north", "mid-n", "mid-s", "south"]),  # variable-length strings
+        "code": ("lat", np.array([b"ab", b"cd", b"ef", b"gh"])),  # fixed-width characters
+    }
+    _climate().assign(strings).to_netcdf(
         path,
         engine="netcdf4",
         encoding={

@@ -14,7 +14,7 @@ refuses all three cases):
 - ``_ARRAY_DIMENSIONS`` becomes ``dimension_names``; chunk keys use the v3 default encoding.
 
 Data types and fill values are parsed and written by zarr's data type classes
-(:func:`zarr.dtype.parse_data_type`); codecs are resolved through zarr's codec registry, so
+(``zarr.core.dtype.get_data_type_from_json``); codecs are resolved through zarr's codec registry, so
 any codec zarr knows as ``numcodecs.<id>`` works.
 """
 
@@ -32,7 +32,7 @@ from zarr.abc.codec import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec
 from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
 from zarr.core.group import GroupMetadata
 from zarr.core.metadata.v3 import ArrayV3Metadata
-from zarr.dtype import parse_data_type
+from zarr.core.dtype import get_data_type_from_json
 from zarr.registry import get_codec_class
 
 from ._codecs import register_codecs
@@ -88,7 +88,10 @@ def _array_metadata_v3(
     chunks = [int(n) for n in zarray["chunks"]] or []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # zarr's "no v3 spec for this data type" warnings
-        zdtype = parse_data_type(zarray["dtype"], zarr_format=2)
+        zdtype = get_data_type_from_json(
+            {"name": zarray["dtype"], "object_codec_id": _object_codec_id(zarray)},
+            zarr_format=2,
+        )
         data_type = zdtype.to_json(zarr_format=3)
         fill_v2 = zarray.get("fill_value")
         fill_value = _fill_value_v3(zdtype, fill_v2)
@@ -129,6 +132,14 @@ def zarr_json(document: Mapping[str, Any], prototype: BufferPrototype) -> Buffer
         else:
             meta = ArrayV3Metadata.from_dict(dict(document))
         return meta.to_buffer_dict(prototype)["zarr.json"]  # type: ignore[no-any-return]
+
+
+def _object_codec_id(zarray: Mapping[str, Any]) -> str | None:
+    """The codec that encodes the items of an object (``|O``) array: vlen-utf8 or vlen-bytes."""
+    for config in zarray.get("filters") or []:
+        if isinstance(config, Mapping) and config.get("id") in _CORE_ARRAY_BYTES:
+            return str(config["id"])
+    return None
 
 
 def _fill_value_v3(zdtype: Any, fill_v2: Any) -> Any:
