@@ -1,6 +1,7 @@
 """Flip single bytes of metadata files and classify what a reader makes of each damaged file.
 
-For one snapshot, one manifest and one transaction log of a small repository, every byte (or
+For one snapshot, one manifest, one transaction log and one (native) chunk object of a small
+repository, every byte (or
 every ``--step``-th byte) is XOR-ed with ``--mask``; the repository is then opened afresh and
 read through the public API (ancestry, diff, every group, attribute and array value of the
 tip). Each flip lands in one of four classes:
@@ -38,7 +39,7 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 UPSTREAM_PYTHON = REPO_ROOT / ".cache" / "upstream-venv" / "bin" / "python"
-KINDS = ("snapshots", "manifests", "transactions")
+KINDS = ("snapshots", "manifests", "transactions", "chunks")
 CLASSES = ("unaffected", "typed", "untyped", "wrong")
 
 
@@ -120,16 +121,29 @@ def classify(path: Path, ids: dict[str, str], expected: str) -> str:
 
 
 def chosen_files(path: Path, ids: dict[str, str]) -> dict[str, Path]:
-    """The snapshot and transaction log of the second commit and its largest manifest."""
+    """The snapshot and transaction log of the second commit, its largest manifest, and the
+    first native chunk object that manifest points to."""
     import icechunk
+    from icechunk._format.header import FileType, decode_file
+    from icechunk._format.ids import encode_id
+    from icechunk._format.manifest import NativeChunk, decode_manifest
 
     repo = icechunk.Repository.open(icechunk.local_filesystem_storage(str(path)))
     manifests = repo.lookup_snapshot(ids["second"]).manifests
     largest = max(manifests, key=lambda m: (m.size_bytes, str(m.id)))
+    manifest_path = path / "manifests" / str(largest.id)
+    raw = decode_file(manifest_path.read_bytes(), FileType.MANIFEST, what="manifest")
+    native = [
+        payload
+        for table in decode_manifest(raw).arrays.values()
+        for _, payload in table.items()
+        if isinstance(payload, NativeChunk)
+    ]
     return {
         "snapshots": path / "snapshots" / ids["second"],
-        "manifests": path / "manifests" / str(largest.id),
+        "manifests": manifest_path,
         "transactions": path / "transactions" / ids["second"],
+        "chunks": path / "chunks" / encode_id(native[0].chunk_id),
     }
 
 

@@ -225,3 +225,39 @@ def test_upstream_reencode(upstream_repo) -> None:  # type: ignore[no-untyped-de
         assert decode_snapshot(encode_snapshot(snap)) == snap
         again = encode_file(FileType.SNAPSHOT, encode_snapshot(snap))
         assert decode_snapshot(decode_file(again, FileType.SNAPSHOT, what="x")) == snap
+
+
+def test_upstream_snapshots_pass_the_plausibility_checks(upstream_repo) -> None:  # type: ignore[no-untyped-def]
+    """Upstream writes no checksum; its snapshots are cross-checked instead (no false alarms)."""
+    from icechunk._format.header import file_has_checksum
+    from icechunk._format.snapshot import check_snapshot
+
+    for path in upstream_repo.files("snapshots"):
+        assert not file_has_checksum(path.read_bytes())
+        check_snapshot(_read(path))
+
+
+@pytest.mark.parametrize(
+    ("replace", "match"),
+    [
+        (b'"zstd"', "codecs"),  # one letter off a built-in codec: damaged, not custom
+        (b'"little"', "codecs"),
+        (b'"int8"', "data_type"),
+        (b'"separator"', "chunk key encoding"),
+        (b'"node_type"', "node_type"),
+    ],
+)
+def test_damaged_zarr_json_is_a_format_error(upstream_repo, replace: bytes, match: str) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace as dc_replace
+
+    from icechunk._format.snapshot import check_node_metadata
+
+    snap = _read(upstream_repo.path / "snapshots" / upstream_repo.summary["second"])
+    damaged = replace[:2] + bytes([replace[2] ^ 0x01]) + replace[3:]
+    nodes = tuple(
+        dc_replace(n, user_data=n.user_data.replace(replace, damaged, 1)) for n in snap.nodes
+    )
+    assert any(replace in n.user_data for n in snap.nodes), replace
+    with pytest.raises(FormatError, match=match):
+        check_node_metadata(nodes)
+    check_node_metadata(snap.nodes)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -144,38 +143,22 @@ def check_snapshot(snapshot: Snapshot) -> None:
 
 
 def check_node_metadata(nodes: tuple[NodeSnapshot, ...]) -> None:
-    """Check that each node's zarr metadata is well formed and agrees with the node.
+    """Check the node tree and each node's zarr metadata (see :mod:`._zarr_json`).
 
     For snapshots that carry no checksum (those written by upstream Icechunk 1.1): a damaged
-    byte in a node's ``zarr.json`` or in an array's dimensions then fails here with a
-    :class:`FormatError`, instead of surfacing as a JSON or validation error inside zarr, or
-    as a wrong shape. Checked: the metadata is a UTF-8 JSON object with ``zarr_format`` 3 and
-    the node's ``node_type``; for arrays, ``shape``, regular ``chunk_shape`` and
-    ``dimension_names`` equal the node's own record, and the chunk grid, chunk key encoding,
-    data type and codecs have the structure zarr v3 gives them.
+    byte in a node path, a node's ``zarr.json`` or an array's dimensions then fails here with
+    a :class:`FormatError` instead of surfacing inside zarr or as a wrong shape.
 
     Raises
     ------
     FormatError
         Naming the node path and what is wrong.
     """
+    from ._zarr_json import check_zarr_json
+
     _check_tree(nodes)
     for node in nodes:
-        doc = _zarr_json(node)
-        kind = "group" if node.array is None else "array"
-        _expect(node.path, "zarr_format", doc.get("zarr_format") == 3, doc.get("zarr_format"))
-        _expect(node.path, "node_type", doc.get("node_type") == kind, doc.get("node_type"))
-        attributes = doc.get("attributes", {})
-        _expect(node.path, "attributes", isinstance(attributes, dict), attributes)
-        extra = [
-            name
-            for name, value in doc.items()
-            if name not in _KEYS[kind]
-            and not (isinstance(value, dict) and value.get("must_understand") is False)
-        ]
-        _expect(node.path, "field", not extra, extra)
-        if node.array is not None:
-            _check_array(node.path, node.array, doc)
+        check_zarr_json(node.path, node.user_data, node.array)
 
 
 def _check_tree(nodes: tuple[NodeSnapshot, ...]) -> None:
@@ -191,71 +174,3 @@ def _check_tree(nodes: tuple[NodeSnapshot, ...]) -> None:
         if path != "/" and parent not in groups:
             raise FormatError(f"node {path!r} has no parent group {parent!r}")
         previous = path
-
-
-_COMMON_KEYS = frozenset({"zarr_format", "node_type", "attributes"})
-_KEYS = {
-    "group": _COMMON_KEYS | {"consolidated_metadata"},
-    "array": _COMMON_KEYS
-    | {
-        "shape",
-        "data_type",
-        "chunk_grid",
-        "chunk_key_encoding",
-        "fill_value",
-        "codecs",
-        "dimension_names",
-        "storage_transformers",
-    },
-}
-_CHUNK_GRIDS = frozenset({"regular", "rectilinear"})
-_KEY_ENCODINGS = frozenset({"default", "v2"})
-_SEPARATORS = frozenset({"/", "."})
-
-
-def _expect(path: str, name: str, ok: bool, found: Any) -> None:
-    if not ok:
-        raise FormatError(f"node {path!r} has an invalid {name} in its zarr metadata: {found!r}")
-
-
-def _zarr_json(node: NodeSnapshot) -> dict[str, Any]:
-    try:
-        doc = json.loads(node.user_data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise FormatError(f"the zarr metadata of node {node.path!r} is not valid JSON: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise FormatError(f"the zarr metadata of node {node.path!r} is not a JSON object")
-    return doc
-
-
-def _named(value: Any, names: frozenset[str] | None = None) -> bool:
-    """Whether ``value`` is a zarr v3 ``{"name": ..., "configuration": {...}}`` object."""
-    if not isinstance(value, dict) or not isinstance(value.get("name"), str):
-        return False
-    if names is not None and value["name"] not in names:
-        return False
-    return isinstance(value.get("configuration", {}), dict)
-
-
-def _check_array(path: str, array: ArrayNodeData, doc: dict[str, Any]) -> None:
-    lengths = [d.array_length for d in array.shape]
-    _expect(path, "shape", doc.get("shape") == lengths, f"{doc.get('shape')!r}, not {lengths}")
-    grid = doc.get("chunk_grid")
-    _expect(path, "chunk_grid", _named(grid, _CHUNK_GRIDS), grid)
-    if grid["name"] == "regular":
-        chunks = [d.chunk_length for d in array.shape]
-        declared = grid.get("configuration", {}).get("chunk_shape")
-        _expect(path, "chunk_shape", declared == chunks, f"{declared!r}, not {chunks}")
-    encoding = doc.get("chunk_key_encoding")
-    _expect(path, "chunk_key_encoding", _named(encoding, _KEY_ENCODINGS), encoding)
-    separator = encoding.get("configuration", {}).get("separator", "/")
-    _expect(path, "chunk key separator", separator in _SEPARATORS, separator)
-    dtype = doc.get("data_type")
-    _expect(path, "data_type", isinstance(dtype, str) or _named(dtype), dtype)
-    codecs = doc.get("codecs")
-    ok = isinstance(codecs, list) and all(isinstance(c, str) or _named(c) for c in codecs)
-    _expect(path, "codecs", ok, codecs)
-    if array.dimension_names is not None:
-        names = list(array.dimension_names)
-        found = doc.get("dimension_names")
-        _expect(path, "dimension_names", found == names, f"{found!r}, not {names}")
