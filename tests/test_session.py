@@ -247,3 +247,37 @@ def test_commit_metadata_must_be_json(
     assert session.has_uncommitted_changes
     assert len(list(repo.ancestry(branch="main"))) == 1
     session.commit("fine", {"a": [1, {"b": None}], "c": 1.5, "d": True})
+
+
+def test_listing_while_other_threads_write_chunks(repo: icechunk.Repository) -> None:
+    """Threads with their own event loops list a store while others write to it."""
+    import asyncio
+
+    session = repo.writable_session("main")
+    array = zarr.create_array(session.store, name="a", shape=(800,), chunks=(1,), dtype="u1")
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def write() -> None:
+        try:
+            for i in range(800):
+                array[i] = 1
+        finally:
+            done.set()
+
+    def list_keys() -> None:
+        async def once() -> int:
+            return len([k async for k in session.store.list_prefix("")])
+
+        try:
+            while not done.is_set():
+                asyncio.run(once())
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=write)] + [threading.Thread(target=list_keys)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
