@@ -31,6 +31,7 @@ import obstore
 from obstore import exceptions as obstore_errors
 from obstore.store import LocalStore
 
+from ._coalesce import RangeCoalescer
 from ._exceptions import VirtualChunkError
 from ._format.manifest import VirtualChunk
 
@@ -85,6 +86,7 @@ class VirtualChunkResolver:
         self._containers = {getattr(c, "url_prefix", k) or k: c for k, c in containers.items()}
         self._credentials = dict(credentials)
         self._stores: dict[tuple[str, str, str], Any] = {}
+        self._coalescer = RangeCoalescer()
         self._lock = threading.Lock()
 
     # --- containers and authorization ----------------------------------------------------------
@@ -144,35 +146,22 @@ class VirtualChunkResolver:
         if stop <= start:
             return b""
         store, path = self._store_for(prefix, container, credentials, location)
-        options: Any = {"range": (chunk.offset + start, chunk.offset + stop)}
+        conditions: dict[str, Any] = {}
         # local etags are compared below, ignoring quotes: object_store versions differ in
         # quoting them (upstream's are bare, obstore's quoted) and If-Match compares exactly
         sent_etag = chunk.etag is not None and not isinstance(store, LocalStore)
         if sent_etag:
-            options["if_match"] = chunk.etag
+            conditions["if_match"] = chunk.etag
         if chunk.last_modified is not None:
-            options["if_unmodified_since"] = datetime.fromtimestamp(chunk.last_modified, UTC)
-        try:
-            result = await obstore.get_async(store, path, options=options)
-            meta = result.meta
-            data = bytes(await result.bytes_async())
-        except FileNotFoundError:
-            raise VirtualChunkError(
-                f"error fetching virtual reference: the object {location} does not exist"
-            ) from None
-        except obstore_errors.PreconditionError:
-            raise _modified(location) from None
-        except (obstore_errors.PermissionDeniedError, obstore_errors.UnauthenticatedError) as e:
-            raise VirtualChunkError(
-                f"error fetching virtual reference {location}: access denied ({e}); check the "
-                f"credentials authorized for {prefix!r} in authorize_virtual_chunk_access"
-            ) from e
-        except Exception as error:
-            if any(marker in str(error) for marker in _RANGE_NOT_SATISFIABLE):
-                raise _short(location, stop - start, None) from error
-            raise VirtualChunkError(
-                f"error fetching virtual reference {location}: {error}"
-            ) from error
+            conditions["if_unmodified_since"] = datetime.fromtimestamp(chunk.last_modified, UTC)
+
+        async def get(lo: int, hi: int) -> tuple[bytes, Any]:
+            return await _get_range(store, path, lo, hi, conditions, location, prefix)
+
+        same_object = (id(store), path, chunk.etag, chunk.last_modified)
+        data, meta = await self._coalescer.read(
+            same_object, chunk.offset + start, chunk.offset + stop, get
+        )
         _check_meta(chunk, meta, etag_required=not sent_etag)
         if len(data) != stop - start:
             raise _short(location, stop - start, len(data))
@@ -211,6 +200,30 @@ class VirtualChunkResolver:
                 store = _build_store(container, credentials, scheme, parts.netloc, location)
                 self._stores[key] = store
         return store, path
+
+
+async def _get_range(
+    store: Any, path: str, lo: int, hi: int, conditions: dict[str, Any], location: str, prefix: str
+) -> tuple[bytes, Any]:
+    """Bytes ``[lo, hi)`` of the object and its metadata, failures as VirtualChunkError."""
+    try:
+        result = await obstore.get_async(store, path, options={"range": (lo, hi), **conditions})
+        return bytes(await result.bytes_async()), result.meta
+    except FileNotFoundError:
+        raise VirtualChunkError(
+            f"error fetching virtual reference: the object {location} does not exist"
+        ) from None
+    except obstore_errors.PreconditionError:
+        raise _modified(location) from None
+    except (obstore_errors.PermissionDeniedError, obstore_errors.UnauthenticatedError) as e:
+        raise VirtualChunkError(
+            f"error fetching virtual reference {location}: access denied ({e}); check the "
+            f"credentials authorized for {prefix!r} in authorize_virtual_chunk_access"
+        ) from e
+    except Exception as error:
+        if any(marker in str(error) for marker in _RANGE_NOT_SATISFIABLE):
+            raise _short(location, hi - lo, None) from error
+        raise VirtualChunkError(f"error fetching virtual reference {location}: {error}") from error
 
 
 def _modified(location: str) -> VirtualChunkError:
