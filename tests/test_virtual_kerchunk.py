@@ -399,15 +399,16 @@ def test_netcdf3_via_kerchunk_netcdf3(tmp_path: Path, fmt: str) -> None:
 # --- GRIB2 -----------------------------------------------------------------------------------
 
 
-def _grib(path: Path, fields: list[tuple[str, int]], seed: int = 0) -> None:
-    """GRIB2 messages from eccodes' bundled sample: (shortName, date) each, random values."""
+def _grib(path: Path, fields: list[tuple[Any, ...]], seed: int = 0) -> None:
+    """GRIB2 messages from eccodes' bundled sample: (shortName, date[, step hours]) each."""
     rng = np.random.default_rng(seed)
     with open(path, "wb") as out:
-        for short_name, date in fields:
+        for short_name, date, *step in fields:
             handle = eccodes.codes_grib_new_from_samples("regular_ll_sfc_grib2")
             size = eccodes.codes_get(handle, "Ni") * eccodes.codes_get(handle, "Nj")
             eccodes.codes_set(handle, "shortName", short_name)
             eccodes.codes_set(handle, "dataDate", date)
+            eccodes.codes_set(handle, "forecastTime", step[0] if step else 0)
             eccodes.codes_set_values(handle, rng.normal(280, 5, size))
             eccodes.codes_write(handle, out)
             eccodes.codes_release(handle)
@@ -424,6 +425,7 @@ GRIB_FILES = {
         ("2d", 20240103),
     ],
 }
+GRIB_STEPS = [("2t", 20240101, 0), ("2t", 20240101, 6), ("2t", 20240101, 12)]
 GRIB_SHARED = ["latitude", "longitude", "step", "heightAboveGround"]
 
 
@@ -448,9 +450,22 @@ def test_grib2_from_scan_grib_in_one_call(tmp_path: Path, kind: str) -> None:
     path = tmp_path / f"{kind}.grib2"
     _grib(path, GRIB_FILES[kind])
     repo = _repo(tmp_path, tmp_path)
-    summary = _ingest(repo, scan_grib(str(path)), concat_dims=["time"], identical_dims=GRIB_SHARED)
+    # identical_dims left out: latitude, longitude, step and level are found shared
+    summary = _ingest(repo, scan_grib(str(path)), concat_dims=["time"])
     assert summary.virtual_chunks == len(GRIB_FILES[kind])
     _assert_matches_cfgrib(_open(repo), path)
+
+
+def test_grib2_forecast_steps_along_step(tmp_path: Path) -> None:
+    from kerchunk.grib2 import scan_grib
+
+    path = tmp_path / "steps.grib2"
+    _grib(path, GRIB_STEPS)
+    repo = _repo(tmp_path, tmp_path)
+    _ingest(repo, scan_grib(str(path)), concat_dims=["step"])
+    ours = _open(repo)
+    assert ours["t2m"].dims == ("step", "latitude", "longitude")
+    _assert_matches_cfgrib(ours, path)
 
 
 def test_one_grib_message_needs_no_combining(tmp_path: Path) -> None:

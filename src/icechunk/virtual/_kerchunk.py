@@ -92,7 +92,9 @@ def ingest_kerchunk(
     concat_dims, identical_dims
         For a list of reference sets: the dimensions they are concatenated along (e.g.
         ``["time"]`` or ``["step"]``) and the coordinates they all share (e.g.
-        ``["latitude", "longitude"]``). Passed to ``MultiZarrToZarr``.
+        ``["latitude", "longitude"]``), passed to ``MultiZarrToZarr``. By default the
+        shared coordinates are the arrays that every set holds inline with the same
+        values (for GRIB messages: latitude, longitude, the level and the step).
     last_updated_at
         The time the referenced files were last written (a naive datetime is local time):
         reading a chunk whose file was modified after it fails instead of returning other
@@ -132,8 +134,7 @@ def ingest_kerchunk(
             authorize_virtual_chunk_access={"file:///": None},
         )
         session = repo.writable_session("main")
-        ingest_kerchunk(scan_grib(path), session.store, concat_dims=["time"],
-                        identical_dims=["latitude", "longitude", "step", "heightAboveGround"])
+        ingest_kerchunk(scan_grib(path), session.store, concat_dims=["time"])
         session.commit("Index forecast.grib2")
         ds = xr.open_zarr(repo.readonly_session("main").store, consolidated=False)
 

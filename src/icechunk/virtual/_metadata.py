@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 from zarr.abc.codec import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec
 from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
+from zarr.core.dtype import get_data_type_from_json
 from zarr.core.group import GroupMetadata
 from zarr.core.metadata.v3 import ArrayV3Metadata
-from zarr.core.dtype import get_data_type_from_json
 from zarr.registry import get_codec_class
 
 from ._codecs import register_codecs

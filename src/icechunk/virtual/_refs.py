@@ -113,8 +113,7 @@ def _combine(
             f"a list of {len(sets)} reference sets is combined into one with kerchunk's "
             "MultiZarrToZarr, which needs the dimension(s) they are joined along: pass "
             "concat_dims=['time'] (GRIB messages of successive times; 'step' for forecast "
-            "steps) and identical_dims=['latitude', 'longitude', ...] for coordinates all "
-            "sets share"
+            "steps)"
         )
     try:
         from kerchunk.combine import MultiZarrToZarr
@@ -123,11 +122,13 @@ def _combine(
             "combining a list of reference sets needs kerchunk: pip install kerchunk"
         ) from exc
     inputs = [_as_input(s) for s in sets]
+    if identical_dims is None:
+        identical_dims = _shared_arrays([_expanded(s) for s in inputs], concat_dims)
     try:
         return MultiZarrToZarr(
             inputs,
             concat_dims=list(concat_dims),
-            identical_dims=list(identical_dims or []),
+            identical_dims=list(identical_dims),
         ).translate()
     except (KeyError, TypeError, ValueError) as exc:
         raise KerchunkReferenceError(
@@ -135,6 +136,32 @@ def _combine(
             f"{list(concat_dims)} ({type(exc).__name__}: {exc}); check concat_dims and "
             "identical_dims name coordinates of the sets"
         ) from exc
+
+
+def _shared_arrays(sets: list[Mapping[str, Any]], concat_dims: Sequence[str]) -> list[str]:
+    """Arrays held whole by every set, the same in all: coordinates MultiZarrToZarr copies.
+
+    For GRIB messages these are latitude, longitude, the level and the step; variables
+    that point into the files, and coordinates that differ (valid_time), are concatenated.
+    """
+
+    def held(refs: Mapping[str, Any], name: str) -> dict[str, Any] | None:
+        keys = [k for k in refs if k.startswith(name + "/")]
+        values = {k: refs[k] for k in keys}
+        if any(isinstance(v, list | tuple) for v in values.values()):
+            return None  # chunks in other files: data, not a shared coordinate
+        return values
+
+    first = sets[0]
+    names = sorted(k[: -len("/.zarray")] for k in first if k.endswith("/.zarray"))
+    shared = []
+    for name in names:
+        if name in concat_dims or "/" in name:
+            continue
+        mine = held(first, name)
+        if mine is not None and all(held(other, name) == mine for other in sets[1:]):
+            shared.append(name)
+    return shared
 
 
 def _expanded(refs: Any) -> Mapping[str, Any]:
