@@ -1,0 +1,52 @@
+"""Split manifests (several manifests per array, ManifestSplittingConfig) written by this
+package read the same under upstream Icechunk 1.1.21."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+from interop_harness import Impl
+
+import icechunk as ic
+
+pytestmark = pytest.mark.interop
+
+
+def _write_split_repo(path: Path) -> None:
+    splitting = ic.ManifestSplittingConfig.from_dict(
+        {
+            ic.ManifestSplitCondition.name_matches("t"): {
+                ic.ManifestSplitDimCondition.DimensionName("x"): 3,
+                ic.ManifestSplitDimCondition.Axis(0): 2,
+            }
+        }
+    )
+    config = ic.RepositoryConfig(
+        inline_chunk_threshold_bytes=0, manifest=ic.ManifestConfig(splitting=splitting)
+    )
+    repo = ic.Repository.create(ic.local_filesystem_storage(str(path)), config=config)
+    session = repo.writable_session("main")
+    t = zarr.create_array(
+        session.store, name="t", shape=(5, 8), chunks=(1, 1), dtype="i4", dimension_names=("y", "x")
+    )
+    t[:] = np.arange(40).reshape(5, 8)
+    session.commit("split")
+    session = repo.writable_session("main")
+    zarr.open_array(session.store, path="t")[4, 7] = -1
+    session.commit("edit one region")
+
+
+def test_upstream_reads_our_split_manifests(ours: Impl, upstream: Impl, tmp_path: Path) -> None:
+    repo = tmp_path / "split"
+    _write_split_repo(repo)
+    assert len(list((repo / "manifests").iterdir())) == 3 * 3 + 1
+    docs = []
+    for impl in (ours, upstream):
+        out = tmp_path / f"dump-{impl.name}.json"
+        impl.run("dump_repo.py", repo, "--out", out)
+        docs.append(json.loads(out.read_text()))
+    assert docs[0] == docs[1]
