@@ -49,7 +49,7 @@ from zarr.storage import LocalStore
 
 import icechunk
 from icechunk import VirtualChunkContainer
-from icechunk._exceptions import IcechunkError, VirtualChunkError
+from icechunk._exceptions import IcechunkError, NodeAlreadyExistsError, VirtualChunkError
 from icechunk.virtual import (
     KerchunkLocationError,
     KerchunkReferenceError,
@@ -291,6 +291,36 @@ def test_ingest_into_existing_history_and_commit(tmp_path: Path) -> None:
     np.testing.assert_array_equal(_open(repo, "first")["a"].values, data)
     np.testing.assert_array_equal(_open(repo, "second")["a"].values, data)
     assert len(list(repo.ancestry(branch="main"))) == 3
+
+
+def test_existing_arrays_are_refused_or_replaced(tmp_path: Path) -> None:
+    _v2_array(tmp_path / "src", "a", np.arange(6.0), (3,), ["x"], compressors=None)
+    long_refs = _pack(tmp_path / "src", tmp_path / "long.bin")
+    _v2_array(tmp_path / "short", "a", np.arange(3.0) + 10, (3,), ["x"], compressors=None)
+    short_refs = _pack(tmp_path / "short", tmp_path / "short.bin")
+    repo = _repo(tmp_path, tmp_path)
+    _ingest(repo, long_refs)
+    session = repo.writable_session("main")
+    with pytest.raises(NodeAlreadyExistsError, match="overwrite=True"):
+        ingest_kerchunk(short_refs, session.store)
+    assert not session.has_uncommitted_changes
+    ingest_kerchunk(short_refs, session.store, overwrite=True)
+    session.commit("replace a")
+    np.testing.assert_array_equal(_open(repo)["a"].values, [10.0, 11.0, 12.0])
+    assert repo.readonly_session("main").all_virtual_chunk_locations() == [
+        f"file://{tmp_path}/short.bin"
+    ]
+
+
+async def test_async_twin(tmp_path: Path) -> None:
+    from icechunk.virtual import ingest_kerchunk_async
+
+    refs = _small_refs(tmp_path)
+    session = _repo(tmp_path, tmp_path).writable_session("main")
+    summary = await ingest_kerchunk_async(refs, session.store)
+    assert summary.arrays == ("a",) and summary.virtual_chunks == 2
+    arr = await zarr.api.asynchronous.open_array(store=session.store, path="a")
+    np.testing.assert_array_equal(await arr.getitem(...), np.arange(4.0))
 
 
 def test_last_updated_at_rejects_a_file_changed_afterwards(tmp_path: Path) -> None:

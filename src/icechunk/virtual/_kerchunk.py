@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._exceptions import NodeAlreadyExistsError
 from .._sync import sync
 from .._virtual import VirtualChunkResolver
 from ._errors import KerchunkLocationError, KerchunkReferenceError
@@ -65,6 +66,7 @@ def ingest_kerchunk(
     concat_dims: Sequence[str] | None = None,
     identical_dims: Sequence[str] | None = None,
     last_updated_at: datetime | None = None,
+    overwrite: bool = False,
 ) -> IngestSummary:
     """Write a kerchunk reference set into a session as zarr v3 groups, arrays and chunk refs.
 
@@ -99,6 +101,9 @@ def ingest_kerchunk(
         The time the referenced files were last written (a naive datetime is local time):
         reading a chunk whose file was modified after it fails instead of returning other
         bytes, as with VirtualiZarr's ``last_updated_at``.
+    overwrite
+        Replace arrays that exist at the destination (their old chunks are dropped).
+        By default an existing array is an error: its chunks would mix with the new ones.
 
     Returns
     -------
@@ -112,6 +117,8 @@ def ingest_kerchunk(
     KerchunkLocationError
         A reference names a relative path, or a location no virtual chunk container of the
         repository covers (declare one with ``config.set_virtual_chunk_container``).
+    NodeAlreadyExistsError
+        An array of the reference set exists in the store and ``overwrite`` is False.
 
     Examples
     --------
@@ -152,6 +159,7 @@ def ingest_kerchunk(
             concat_dims=concat_dims,
             identical_dims=identical_dims,
             last_updated_at=last_updated_at,
+            overwrite=overwrite,
         ),
         method="icechunk.virtual.ingest_kerchunk",
     )
@@ -165,6 +173,7 @@ async def ingest_kerchunk_async(
     concat_dims: Sequence[str] | None = None,
     identical_dims: Sequence[str] | None = None,
     last_updated_at: datetime | None = None,
+    overwrite: bool = False,
 ) -> IngestSummary:
     """Async version of :func:`ingest_kerchunk`."""
     # in a thread: kerchunk's combining and fsspec's parquet reader block on their own loops
@@ -181,6 +190,7 @@ async def ingest_kerchunk_async(
     _assign_chunks(references, arrays)
     _check_locations(store, arrays)
     prefix = (group or "").strip("/")
+    await _clear_destination(store, [_join(prefix, p) for p in arrays], overwrite)
     written_groups = await _write_groups(store, prefix, groups)
     for path, array in arrays.items():
         await _write_array(store, _join(prefix, path), array, documents[path], last_updated_at)
@@ -289,6 +299,20 @@ def _check_locations(store: IcechunkStore, arrays: dict[str, _Array]) -> None:
                 "repo.save_config(), and authorize it when reading with "
                 "authorize_virtual_chunk_access={'file:///data/': None}"
             )
+
+
+async def _clear_destination(store: IcechunkStore, paths: list[str], overwrite: bool) -> None:
+    """Delete the arrays about to be written (overwrite), or refuse if one exists."""
+    existing = [p for p in paths if await store.exists(_join(p, "zarr.json"))]
+    if existing and not overwrite:
+        raise NodeAlreadyExistsError(
+            f"the store already holds {', '.join(repr(p) for p in existing[:5])}"
+            f"{' and more' if len(existing) > 5 else ''}: its chunks would mix with the "
+            "reference set's. Pass overwrite=True to replace it, or group='...' to ingest "
+            "into another group"
+        )
+    for path in existing:
+        await store.delete_dir(path)
 
 
 async def _write_groups(
