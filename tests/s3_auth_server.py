@@ -54,11 +54,14 @@ def serve_s3_with_auth() -> Iterator[str]:
 
 
 def _serve() -> None:
+    import logging
+
     from moto import settings
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.iam.models import iam_backends
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -49,10 +49,18 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 # --- archives ----------------------------------------------------------------------------------
 
 
-def make_netcdf4(path: Path, *, seed: int = 0, start: str = "2000-01-01", ntime: int = 4) -> None:
+def make_netcdf4(
+    path: Path,
+    *,
+    seed: int = 0,
+    start: str = "2000-01-01",
+    ntime: int = 4,
+    shape: tuple[int, int] = (6, 8),
+    chunks: tuple[int, int, int] = (1, 3, 4),
+) -> None:
     """A NetCDF4 file with the storage layouts and encodings archives use."""
     rng = np.random.default_rng(seed)
-    ny, nx = 6, 8
+    ny, nx = shape
     with netCDF4.Dataset(path, "w") as nc:
         nc.title = "virtual test archive"
         nc.history = "made by the tests"
@@ -67,7 +75,7 @@ def make_netcdf4(path: Path, *, seed: int = 0, start: str = "2000-01-01", ntime:
         y.units = "degrees_north"
         y[:] = np.linspace(-50, 50, ny)
         tas = nc.createVariable(
-            "tas", "f4", ("time", "y", "x"), zlib=True, shuffle=True, chunksizes=(1, 3, 4),
+            "tas", "f4", ("time", "y", "x"), zlib=True, shuffle=True, chunksizes=chunks,
             fill_value=np.float32(-999.0),
         )
         tas.units = "K"
