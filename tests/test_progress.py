@@ -155,3 +155,23 @@ def test_to_icechunk_compute_false_without_dask_data(repo: icechunk.Repository) 
     session.commit("eager")
     got = xr.open_zarr(repo.readonly_session("main").store, group="eager", consolidated=False)
     np.testing.assert_array_equal(got.n.values, np.arange(4.0))
+
+
+def test_to_icechunk_compute_false_with_distributed_progress(tmp_path: Path, capsys) -> None:
+    """On a cluster: persist, watch distributed.progress, then compute() merges."""
+    distributed = pytest.importorskip("distributed")
+    repo = icechunk.Repository.create(icechunk.local_filesystem_storage(str(tmp_path)))
+    session = repo.writable_session("main")
+    with (
+        distributed.LocalCluster(
+            n_workers=1, processes=False, threads_per_worker=2, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        write = to_icechunk(_dataset(4.0), session, compute=False)
+        persisted = client.persist(write)
+        distributed.progress(persisted)
+        persisted.compute()
+    assert "100% Completed" in capsys.readouterr().out
+    session.commit("on a cluster")
+    np.testing.assert_array_equal(_read(repo), 4 * np.arange(48.0).reshape(8, 6))
