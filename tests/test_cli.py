@@ -184,6 +184,17 @@ def test_expire_dry_run_then_yes(local) -> None:
     dry = run("-r", path, "expire", "--older-than", "now").output
     assert "Would expire 2 snapshots" in dry and ids["first"] in dry and "--yes" in dry
     assert len(list(repo.ancestry(branch="main"))) == 3  # nothing changed
+    data = json.loads(run("-r", path, "expire", "--older-than", "now", "--json").output)
+    assert data == {
+        "dry_run": True,
+        "expired": sorted([ids["first"], ids["second"]]),
+        "deleted_refs": [],
+    }
+    with_refs = run(
+        "-r", path, "expire", "--older-than", "now", "--delete-expired-branches", "--json"
+    ).output
+    assert json.loads(with_refs)["deleted_refs"] == [{"kind": "branch", "name": "dev"}]
+    assert "dev" in repo.list_branches()
     done = run("-r", path, "expire", "--older-than", "now", "--yes").output
     assert "Expired 2 snapshots" in done and "Dry run" not in done
     fresh = icechunk.Repository.open(repo.storage)  # `repo` caches the snapshots it read

@@ -172,6 +172,7 @@ _OLDER_THAN = click.option(
     required=True,
     help="Cutoff: ISO date or time (local unless a zone is given), 'now', or an age (30d).",
 )
+_LISTED = 20  # snapshot ids printed by expire
 _YES = click.option("--yes", "-y", is_flag=True, help="Do it (default: a dry run).")
 
 
@@ -185,6 +186,7 @@ def _dry_run_note(yes: bool) -> None:
 @click.option("--delete-expired-branches", is_flag=True, help="Delete branches left expired.")
 @click.option("--delete-expired-tags", is_flag=True, help="Delete tags left expired.")
 @_YES
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_state
 def expire(
     state: State,
@@ -192,6 +194,7 @@ def expire(
     delete_expired_branches: bool,
     delete_expired_tags: bool,
     yes: bool,
+    as_json: bool,
 ) -> None:
     """Cut snapshots written before --older-than out of every history."""
     from .._ops.expiration import expire_snapshots
@@ -209,10 +212,17 @@ def expire(
             ),
             method="icechunk expire",
         )
+    released = sorted(encode_id(s) for s in result.released)
+    if as_json:
+        refs = [{"kind": kind, "name": name} for kind, name in sorted(result.deleted_refs)]
+        echo_json({"dry_run": not yes, "expired": released, "deleted_refs": refs})
+        return
     verb = "Expired" if yes else "Would expire"
-    click.echo(f"{verb} {len(result.released)} snapshots")
-    for snapshot_id in sorted(encode_id(s) for s in result.released):
+    click.echo(f"{verb} {len(released)} snapshots")
+    for snapshot_id in released[:_LISTED]:
         click.echo(f"    {snapshot_id}")
+    if len(released) > _LISTED:
+        click.echo(f"    ... {len(released) - _LISTED} more (--json lists them all)")
     for kind, name in sorted(result.deleted_refs):
         click.echo(f"{'Deleted' if yes else 'Would delete'} {kind} {name}")
     if yes and result.released:
