@@ -634,7 +634,8 @@ class Repository:
         Returns
         -------
         set of str
-            The ids of the snapshots taken out of some history.
+            The ids of the snapshots written before ``older_than`` in some history (as
+            upstream: a kept ref's old tip included, so some may still be reachable).
         """
         return sync(
             self.expire_snapshots_async(
