@@ -14,9 +14,10 @@ import numpy as np
 from .._exceptions import NodeAlreadyExistsError
 from .._sync import sync
 from .._virtual import VirtualChunkResolver
-from ._errors import KerchunkLocationError, KerchunkReferenceError
+from ._errors import KerchunkLocationError
 from ._metadata import array_metadata_v3, group_metadata_v3, zarr_json
-from ._refs import Location, References, RefsInput, load_references
+from ._nodes import ArrayRefs, assign_chunks, nodes, parents
+from ._refs import RefsInput, load_references
 
 if TYPE_CHECKING:
     from ..store import IcechunkStore
@@ -42,20 +43,6 @@ class IngestSummary:
     arrays: tuple[str, ...]
     virtual_chunks: int
     inline_chunks: int
-
-
-@dataclass
-class _Array:
-    path: str
-    zarray: dict[str, Any]
-    zattrs: dict[str, Any]
-    virtual: dict[tuple[int, ...], Location]
-    inline: dict[tuple[int, ...], bytes]
-
-    @property
-    def grid(self) -> tuple[int, ...]:
-        shape, chunks = self.zarray["shape"], self.zarray["chunks"]
-        return tuple(math.ceil(s / c) if c else 0 for s, c in zip(shape, chunks, strict=True))
 
 
 def ingest_kerchunk(
@@ -184,16 +171,22 @@ async def ingest_kerchunk_async(
         raise TypeError(
             f"last_updated_at must be a datetime.datetime, got {type(last_updated_at).__name__}"
         )
-    groups, arrays = _nodes(references)
+    groups, arrays = nodes(references)
     # everything is checked before the first write: a bad reference set changes nothing
     documents = {p: array_metadata_v3(p, a.zarray, a.zattrs) for p, a in arrays.items()}
-    _assign_chunks(references, arrays)
+    assign_chunks(references, arrays)
+    indices = {p: (a.indices(a.virtual_keys), a.indices(a.inline_keys)) for p, a in arrays.items()}
     _check_locations(store, arrays)
     prefix = (group or "").strip("/")
     await _clear_destination(store, [_join(prefix, p) for p in arrays], overwrite)
     written_groups = await _write_groups(store, prefix, groups)
     for path, array in arrays.items():
-        await _write_array(store, _join(prefix, path), array, documents[path], last_updated_at)
+        virtual, inline = indices[path]
+        full = _join(prefix, path)
+        await _set_json(store, f"{full}/zarr.json", documents[path])
+        await _set_inline(store, full, inline, array.inline)
+        if array.virtual:
+            await _set_virtual(store, full, array, virtual, last_updated_at)
     return IngestSummary(
         groups=tuple(written_groups),
         arrays=tuple(_join(prefix, a.path) for a in arrays.values()),
@@ -206,84 +199,9 @@ def _join(prefix: str, path: str) -> str:
     return "/".join(p for p in (prefix, path) if p)
 
 
-def _split(key: str) -> tuple[str, str]:
-    parent, _, name = key.rpartition("/")
-    return parent, name
-
-
-def _nodes(refs: References) -> tuple[dict[str, dict[str, Any]], dict[str, _Array]]:
-    """Groups (path -> attributes) and arrays (path -> _Array) of the reference set."""
-    zarrays = {p: doc for p, n, doc in _docs(refs, ".zarray")}
-    zattrs = {p: doc for p, n, doc in _docs(refs, ".zattrs")}
-    groups = {p: zattrs.get(p, {}) for p, n, doc in _docs(refs, ".zgroup")}
-    for path, attrs in zattrs.items():
-        if path not in zarrays:
-            groups.setdefault(path, attrs)
-    if not zarrays and not groups:
-        raise KerchunkReferenceError(
-            "the reference set has no .zgroup or .zarray document: it describes no zarr "
-            "group or array (is it a kerchunk reference set?)"
-        )
-    for path in zarrays:
-        if path in groups:
-            raise KerchunkReferenceError(f"{path!r} has both a .zgroup and a .zarray document")
-        for parent in _ancestors(path):
-            if parent in zarrays:
-                raise KerchunkReferenceError(
-                    f"array {path!r} is inside array {parent!r}: arrays hold no nodes"
-                )
-            groups.setdefault(parent, {})
-    arrays = {p: _Array(p, z, zattrs.get(p, {}), {}, {}) for p, z in zarrays.items()}
-    return groups, arrays
-
-
-def _docs(refs: References, name: str) -> list[tuple[str, str, dict[str, Any]]]:
-    return [(_split(k)[0], name, doc) for k, doc in refs.metadata.items() if _split(k)[1] == name]
-
-
-def _ancestors(path: str) -> list[str]:
-    parts = path.split("/")[:-1] if path else []
-    return [""] + ["/".join(parts[: i + 1]) for i in range(len(parts))]
-
-
-def _assign_chunks(refs: References, arrays: dict[str, _Array]) -> None:
-    """Put each chunk reference on its array, under its chunk index."""
-    by_depth = sorted(arrays, key=len, reverse=True)
-    for key, ref in refs.chunks.items():
-        array = next((arrays[p] for p in by_depth if p == "" or key.startswith(p + "/")), None)
-        if array is None:
-            raise KerchunkReferenceError(
-                f"the reference {key!r} belongs to no array of the reference set (no "
-                f"'.zarray' above it); chunk keys look like 'temperature/0.0'"
-            )
-        rest = key[len(array.path) + 1 :] if array.path else key
-        index = _chunk_index(array, rest, key)
-        if isinstance(ref, Location):
-            array.virtual[index] = ref
-        else:
-            array.inline[index] = ref
-
-
-def _chunk_index(array: _Array, rest: str, key: str) -> tuple[int, ...]:
-    grid = array.grid
-    separator = array.zarray.get("dimension_separator") or "."
-    try:
-        index = tuple(int(i) for i in rest.split(separator)) if rest else ()
-    except ValueError:
-        index = None
-    if not grid and index in ((0,), ()):
-        return ()  # a scalar array's one chunk: "x/0" in zarr v2, "x/c" in zarr v3
-    if index is None or len(index) != len(grid) or any(not 0 <= i < n for i, n in zip(index, grid)):
-        raise KerchunkReferenceError(
-            f"the reference {key!r} names no chunk of array {array.path!r} (chunk grid "
-            f"{list(grid)}, separator {separator!r})"
-        )
-    return index
-
-
-def _check_locations(store: IcechunkStore, arrays: dict[str, _Array]) -> None:
+def _check_locations(store: IcechunkStore, arrays: dict[str, ArrayRefs]) -> None:
     """Every virtual location must be covered by a container of the repository."""
-    urls = {ref.url for a in arrays.values() for ref in a.virtual.values()}
+    urls = {ref.url for a in arrays.values() for ref in a.virtual}
     if not urls:
         return
     containers = store.session.config.virtual_chunk_containers or {}
@@ -320,7 +238,7 @@ async def _write_groups(
 ) -> list[str]:
     """zarr.json of every group, parents first (and of the groups above ``prefix``)."""
     written = []
-    above = _ancestors(prefix)[1:] if prefix else []
+    above = parents(prefix)[1:] if prefix else []
     for path in above:
         if not await store.exists(f"{path}/zarr.json"):
             await _set_json(store, f"{path}/zarr.json", group_metadata_v3({}))
@@ -331,43 +249,42 @@ async def _write_groups(
     return written
 
 
-async def _write_array(
-    store: IcechunkStore,
-    path: str,
-    array: _Array,
-    metadata: dict[str, Any],
-    last_updated_at: datetime | None,
+async def _set_inline(
+    store: IcechunkStore, path: str, indices: np.ndarray[Any, Any], chunks: list[bytes]
 ) -> None:
+    """The chunks the reference set holds, written as ordinary chunks of the array."""
     from zarr.core.buffer import default_buffer_prototype
 
-    await _set_json(store, f"{path}/zarr.json", metadata)
     buffer = default_buffer_prototype().buffer
-    for index, data in array.inline.items():
+    for index, data in zip(indices.tolist(), chunks, strict=True):
         key = f"{path}/c" + "".join(f"/{i}" for i in index)
         await store.set(key, buffer.from_bytes(data))
-    if array.virtual:
-        await _set_virtual(store, path, array, last_updated_at)
 
 
 async def _set_virtual(
-    store: IcechunkStore, path: str, array: _Array, last_updated_at: datetime | None
+    store: IcechunkStore,
+    path: str,
+    array: ArrayRefs,
+    indices: np.ndarray[Any, Any],
+    last_updated_at: datetime | None,
 ) -> None:
-    """All virtual refs of one array in one columnar call (whole-grid block)."""
+    """All virtual refs of one array in one columnar call (a block the size of the grid)."""
     grid = array.grid
     count = math.prod(grid)
-    locations = [""] * count
+    rows = np.ravel_multi_index(indices.T, grid) if grid else np.zeros(len(indices), "i8")
+    urls = np.empty(len(array.virtual), dtype=object)
+    urls[:] = [ref.url for ref in array.virtual]
+    locations = np.full(count, "", dtype=object)
+    locations[rows] = urls
     offsets = np.zeros(count, dtype="u8")
     lengths = np.zeros(count, dtype="u8")
-    for index, ref in array.virtual.items():
-        row = int(np.ravel_multi_index(index, grid)) if grid else 0
-        offset, length = ref.offset, ref.length
-        if offset is None or length is None:
-            offset, length = 0, _whole_file_size(ref.url)
-        locations[row], offsets[row], lengths[row] = ref.url, offset, length
+    offsets[rows] = [ref.offset or 0 for ref in array.virtual]
+    sizes = {r.url: _whole_file_size(r.url) for r in array.virtual if r.length is None}
+    lengths[rows] = [sizes[r.url] if r.length is None else r.length for r in array.virtual]
     await store.set_virtual_refs_arr_async(
         path,
         grid,
-        locations,
+        locations.tolist(),
         offsets,
         lengths,
         validate_containers=False,

@@ -20,7 +20,8 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from ._errors import KerchunkLocationError, KerchunkReferenceError
@@ -33,8 +34,7 @@ _METADATA_NAMES = (".zarray", ".zattrs", ".zgroup", ".zmetadata")
 RefsInput = Mapping[str, Any] | str | bytes | os.PathLike[str] | Sequence[Any]
 
 
-@dataclass(frozen=True)
-class Location:
+class Location(NamedTuple):
     """A chunk stored in another file: ``url`` and, unless the whole file, a byte range."""
 
     url: str
@@ -226,6 +226,10 @@ def _document(key: str, value: Any) -> dict[str, Any]:
 
 
 def _chunk(key: str, value: Any) -> bytes | Location:
+    if type(value) is list and len(value) == 3:  # the common case first, without conversions
+        url, offset, length = value
+        if type(offset) is int and type(length) is int and offset >= 0 and length >= 0:
+            return Location(_url(url, key), offset, length)
     if isinstance(value, bytes | bytearray | memoryview):
         data = bytes(value)
         return base64.b64decode(data[7:]) if data.startswith(b"base64:") else data
@@ -237,12 +241,11 @@ def _chunk(key: str, value: Any) -> bytes | Location:
                 raise KerchunkReferenceError(f"{key!r}: invalid base64 inline data") from exc
         return value.encode("utf-8")
     if isinstance(value, list | tuple) and len(value) in (1, 3) and isinstance(value[0], str):
-        url = location_url(value[0], key)
         if len(value) == 1:
-            return Location(url)
+            return Location(_url(value[0], key))
         offset, length = value[1], value[2]
         if _is_uint(offset) and _is_uint(length):
-            return Location(url, int(offset), int(length))
+            return Location(_url(value[0], key), int(offset), int(length))
     raise KerchunkReferenceError(
         f"reference {key!r} is {value!r}: a chunk reference is inline data (a string, "
         "'base64:...'), [url], or [url, offset, length] with non-negative integers"
@@ -256,6 +259,27 @@ def _is_uint(value: Any) -> bool:
         return False
 
 
+def _url(url: Any, key: str) -> str:
+    if not isinstance(url, str):
+        raise KerchunkReferenceError(f"reference {key!r} has the url {url!r}: not a string")
+    normalised = _absolute_url(url)
+    if normalised is None:
+        location_url(url, key)  # raises, naming the key
+    return normalised  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=4096)
+def _absolute_url(url: str) -> str | None:
+    """``url`` as an absolute URL, or None for a relative path (one result per file)."""
+    if _SCHEME.match(url):
+        return url
+    if url.startswith("file:"):
+        return "file://" + url[len("file:") :]
+    if os.path.isabs(url):
+        return "file://" + quote(os.path.normpath(url))
+    return None
+
+
 def location_url(url: str, key: str = "") -> str:
     """``url`` as an absolute URL: absolute local paths become ``file://`` URLs.
 
@@ -264,12 +288,9 @@ def location_url(url: str, key: str = "") -> str:
     KerchunkLocationError
         ``url`` is a relative path: it would mean a different file in every process.
     """
-    if _SCHEME.match(url):
-        return url
-    if url.startswith("file:"):
-        return "file://" + url[len("file:") :]
-    if os.path.isabs(url):
-        return "file://" + quote(os.path.normpath(url))
+    normalised = _absolute_url(url)
+    if normalised is not None:
+        return normalised
     where = f"reference {key!r}" if key else "a reference"
     raise KerchunkLocationError(
         f"{where} points at the relative path {url!r}; virtual chunks need absolute "
