@@ -50,10 +50,9 @@ class TqdmProgress:
 
     def stage(self, description: str, total: int | None = None) -> None:
         """Close the bar of the previous stage and open one for this stage."""
-        from tqdm.auto import tqdm
-
         self.close()
-        self._bar = tqdm(total=total, desc=description, unit=self._unit, **self._options)
+        bar = _tqdm_class()
+        self._bar = bar(total=total, desc=description, unit=self._unit, **self._options)
 
     def step(self, n: int = 1) -> None:
         """Advance the current bar by ``n``."""
@@ -65,6 +64,22 @@ class TqdmProgress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+def _tqdm_class() -> Any:
+    """tqdm's notebook widget where ipywidgets can draw it, its text bar elsewhere.
+
+    ``tqdm.auto`` alone warns in notebooks without ipywidgets; the text bar works there.
+    """
+    try:
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        from tqdm.std import tqdm
+
+        return tqdm
+    from tqdm.auto import tqdm
+
+    return tqdm
 
 
 @contextlib.contextmanager
