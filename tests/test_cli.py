@@ -315,6 +315,7 @@ def test_user_errors_one_line_exit_1_and_debug_traceback(tmp_path: Path) -> None
     result = run("-r", missing, "log", ok=False)
     assert result.exit_code == 1
     assert result.output.startswith("Error: ") and len(result.output.strip().splitlines()) == 1
+    assert "icechunk -r" in result.output and "init" in result.output
     debug = run("--debug", "-r", missing, "log", ok=False)
     assert isinstance(debug.exception, IcechunkError)
     assert run("nonsense-command", ok=False).exit_code == 2

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from .._exceptions import IcechunkError, RefNotFoundError
+from .._exceptions import IcechunkError, RefNotFoundError, RepositoryNotFoundError
 from .._format.ids import is_object_id
 from .._snapshots import Diff, SnapshotInfo
 from ..repository import Repository
@@ -40,7 +40,13 @@ class State:
     def repo(self) -> Repository:
         """The repository at the location, opened once."""
         if self._repo is None:
-            self._repo = Repository.open(self.storage())
+            try:
+                self._repo = Repository.open(self.storage())
+            except RepositoryNotFoundError:
+                raise RepositoryNotFoundError(
+                    f"no Icechunk repository at {self.location!r}: create one with "
+                    f"'icechunk -r {self.location} init', or name another with --repo"
+                ) from None
         return self._repo
 
     def show_progress(self) -> bool:
