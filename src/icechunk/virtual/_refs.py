@@ -73,6 +73,8 @@ def load_references(
             "(for example the one kerchunk.grib2.scan_grib returns), or leave them out"
         )
     mapping = _expanded(_as_input(refs))
+    if isinstance(mapping, dict):
+        return _flatten(mapping.items())
     # not mapping.items(): fsspec's parquet mapper pairs keys and values out of step there
     return _flatten((key, mapping[key]) for key in mapping)
 
@@ -199,15 +201,19 @@ def _expanded(refs: Any) -> Mapping[str, Any]:
 
 def _flatten(items: Iterable[tuple[str, Any]]) -> References:
     out = References()
+    chunks = out.chunks
     for raw_key, value in items:
-        key = str(raw_key).lstrip("/")
-        name = key.rsplit("/", 1)[-1]
+        key = raw_key.lstrip("/") if isinstance(raw_key, str) else str(raw_key)
+        if ".z" not in key:  # most keys are chunks: skip the metadata test
+            chunks[key] = _chunk(key, value)
+            continue
+        name = key.rpartition("/")[2]
         if name == ".zmetadata":
             continue  # consolidated metadata repeats the .zarray/.zattrs documents
         if name in _METADATA_NAMES:
             out.metadata[key] = _document(key, value)
         else:
-            out.chunks[key] = _chunk(key, value)
+            chunks[key] = _chunk(key, value)
     return out
 
 
