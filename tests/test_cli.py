@@ -9,11 +9,16 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 import zarr
 from click.testing import CliRunner, Result
+from storage.test_azure import ACCOUNT as AZURE_ACCOUNT
+from storage.test_azure import KEY as AZURE_KEY
+from storage.test_azure import azurite_endpoint, container  # noqa: F401  (shared fixtures)
+from storage.test_gcs import create_bucket, gcs_endpoint  # noqa: F401  (shared fixtures)
 from storage.test_s3 import REGION, bucket, moto_endpoint  # noqa: F401  (shared fixtures)
 
 import icechunk
@@ -435,3 +440,31 @@ def test_s3_missing_repository_is_one_line_error(moto_endpoint: str, bucket: str
     result = run(*args, "log", ok=False)
     assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
     assert "Traceback" not in result.output
+
+
+# --- on GCS (fake-gcs-server) and Azure (Azurite) ------------------------------------------------
+
+
+def test_gcs_url(gcs_endpoint: str) -> None:  # noqa: F811
+    name = f"cli-{uuid.uuid4().hex[:12]}"
+    create_bucket(gcs_endpoint, name)
+    args = ["-r", f"gs://{name}/repo", "--endpoint-url", gcs_endpoint, "--anonymous"]
+    run(*args, "init")
+    run(*args, "tag", "create", "start")
+    assert json.loads(run(*args, "log", "--json").output)[0]["message"] == (
+        "Repository initialized"
+    )
+    assert "start" in run(*args, "tag").output
+
+
+def test_azure_url_with_credentials_from_env(
+    azurite_endpoint: str,  # noqa: F811
+    container: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_KEY", AZURE_KEY)
+    monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_NAME", AZURE_ACCOUNT)
+    args = ["-r", f"az://{container}/repo", "--endpoint-url", azurite_endpoint]
+    run(*args, "init")
+    run(*args, "branch", "create", "dev")
+    assert json.loads(run(*args, "branch", "list", "--json").output).keys() == {"dev", "main"}
