@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import zarr
 from click.testing import CliRunner, Result
+from http_server import serve_directory
 from storage.test_azure import ACCOUNT as AZURE_ACCOUNT
 from storage.test_azure import KEY as AZURE_KEY
 from storage.test_azure import azurite_endpoint, container  # noqa: F401  (shared fixtures)
@@ -468,3 +469,12 @@ def test_azure_url_with_credentials_from_env(
     run(*args, "init")
     run(*args, "branch", "create", "dev")
     assert json.loads(run(*args, "branch", "list", "--json").output).keys() == {"dev", "main"}
+
+
+def test_http_url_reads_and_refuses_writes(local) -> None:
+    path, _, ids = local
+    with serve_directory(Path(path)) as url:
+        assert json.loads(run("-r", url, "log", "--json").output)[0]["id"] == ids["second"]
+        assert "/sub/temp  (10, 4) float32" in run("-r", url, "ls").output
+        refused = run("-r", url, "tag", "create", "v9", ok=False)
+        assert refused.exit_code == 1 and "Traceback" not in refused.output
