@@ -670,3 +670,18 @@ def test_warnings_do_not_escape_metadata_translation(tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ingest_kerchunk(refs, session.store)
+
+
+# --- documentation -------------------------------------------------------------------------------
+
+
+def test_docstring_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The GRIB example in ingest_kerchunk's docstring, run as printed."""
+    doc = ingest_kerchunk.__doc__ or ""
+    block = doc.split("read it back with xarray::", 1)[1].split("\n\n    A NetCDF4", 1)[0]
+    code = textwrap.dedent(block)
+    _grib(tmp_path / "forecast.grib2", GRIB_FILES["two-messages"])
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "ingest_kerchunk docstring", "exec"), namespace)  # noqa: S102
+    _assert_matches_cfgrib(namespace["ds"].load(), tmp_path / "forecast.grib2")

@@ -118,14 +118,17 @@ def ingest_kerchunk(
         from kerchunk.grib2 import scan_grib
 
         path = os.path.abspath("forecast.grib2")
+        folder = os.path.dirname(path)
         config = icechunk.RepositoryConfig.default()
         config.set_virtual_chunk_container(
-            icechunk.VirtualChunkContainer("file:///", icechunk.local_filesystem_store("/"))
+            icechunk.VirtualChunkContainer(
+                f"file://{folder}/", icechunk.local_filesystem_store(folder)
+            )
         )
         repo = icechunk.Repository.create(
             icechunk.local_filesystem_storage("grib-repo"),
             config=config,
-            authorize_virtual_chunk_access={"file:///": None},
+            authorize_virtual_chunk_access={f"file://{folder}/": None},
         )
         session = repo.writable_session("main")
         ingest_kerchunk(scan_grib(path), session.store, concat_dims=["time"])
