@@ -147,3 +147,22 @@ def test_long_tables_are_cut(repo: icechunk.Repository) -> None:
         repo.create_tag(f"t{i:02d}", repo.lookup_branch("main"))
     rows = cells(repo._repr_html_())
     assert ["... 6 more"] in rows  # 56 tags, 50 shown
+
+
+def test_history_of_branches_is_a_graph(repo: icechunk.Repository) -> None:
+    s = repo.writable_session("dev")
+    zarr.open_group(s.store).attrs["on"] = "dev"
+    on_dev = s.commit("on dev")
+    s = repo.writable_session("main")
+    zarr.open_group(s.store).attrs["on"] = "main"
+    on_main = s.commit("on main")
+    graph = icechunk.History.of_branches(repo)
+    assert [i.id for i in graph][:2] == [on_main, on_dev]
+    rows = cells(graph._repr_html_())
+    assert rows[0] == ["dev", "main", "id", "time", "message"]
+    assert rows[1][:3] == ["", "●", on_main]
+    assert rows[2][:3] == ["●", "", on_dev]
+    assert all(r[:2] == ["●", "●"] for r in rows[3:])  # shared history
+    text = repr(graph).splitlines()
+    assert text[0] == "branches: dev, main" and text[1].startswith(f"│ ●  {on_main}")
+    assert len(icechunk.History.of_branches(repo, ["dev"], limit=2)) == 2

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import html
-from collections.abc import Iterable, Sequence
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._snapshots import SnapshotInfo
@@ -223,27 +224,59 @@ class History(list[SnapshotInfo]):
         Snapshots newest first, usually ``repo.ancestry(branch=...)``.
     limit
         Keep at most this many (the newest); all by default.
+    lanes
+        For a branch graph: the ids of the snapshots in each branch's history, by branch
+        name (see :meth:`of_branches`). Each branch gets a column marking its snapshots.
 
     Examples
     --------
     >>> icechunk.History(repo.ancestry(branch="main"), limit=20)  # doctest: +SKIP
+    >>> icechunk.History.of_branches(repo)  # every branch, one column each  # doctest: +SKIP
     """
 
-    def __init__(self, snapshots: Iterable[SnapshotInfo], limit: int | None = None):
-        if limit is None:
-            super().__init__(snapshots)
-            return
-        kept: list[SnapshotInfo] = []
-        for info in snapshots:
-            if len(kept) >= limit:
-                break
-            kept.append(info)
-        super().__init__(kept)
+    def __init__(
+        self,
+        snapshots: Iterable[SnapshotInfo],
+        limit: int | None = None,
+        *,
+        lanes: Mapping[str, set[str]] | None = None,
+    ):
+        super().__init__(itertools.islice(snapshots, limit))
+        self.lanes: dict[str, set[str]] = dict(lanes or {})
+
+    @classmethod
+    def of_branches(
+        cls, repo: Repository, branches: Iterable[str] | None = None, limit: int = 50
+    ) -> History:
+        """The newest ``limit`` snapshots of several branches (all by default) as a graph.
+
+        The table gets one column per branch, marking (●) the snapshots in its history.
+        """
+        names = sorted(repo.list_branches()) if branches is None else list(branches)
+        lanes: dict[str, set[str]] = {}
+        seen: dict[str, SnapshotInfo] = {}
+        for name in names:
+            # a snapshot among the newest `limit` overall is among its branch's newest `limit`
+            history = list(itertools.islice(repo.ancestry(branch=name), limit))
+            lanes[name] = {info.id for info in history}
+            seen.update((info.id, info) for info in history)
+        newest = sorted(seen.values(), key=lambda i: (i.written_at, i.id), reverse=True)
+        return cls(newest, limit, lanes=lanes)
+
+    def _marks(self, info: SnapshotInfo) -> list[str]:
+        return ["●" if info.id in ids else "" for ids in self.lanes.values()]
 
     def __repr__(self) -> str:
-        lines = [f"{i.id}  {_time(i.written_at)}  {i.message}" for i in self]
-        return "\n".join(lines) if lines else "(no snapshots)"
+        lines = []
+        for info in self:
+            graph = " ".join(m or "│" for m in self._marks(info))
+            prefix = f"{graph}  " if graph else ""
+            lines.append(f"{prefix}{info.id}  {_time(info.written_at)}  {info.message}")
+        header = f"branches: {', '.join(self.lanes)}" if self.lanes else ""
+        body = "\n".join(lines) if lines else "(no snapshots)"
+        return f"{header}\n{body}" if header else body
 
     def _repr_html_(self) -> str:
-        rows = [(i.id, _time(i.written_at), i.message) for i in self]
-        return _card(f"History ({len(self)} snapshots)", _table(("id", "time", "message"), rows))
+        rows = [(*self._marks(i), i.id, _time(i.written_at), i.message) for i in self]
+        headers = (*self.lanes, "id", "time", "message")
+        return _card(f"History ({len(self)} snapshots)", _table(headers, rows))
