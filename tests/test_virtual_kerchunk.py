@@ -429,13 +429,18 @@ def test_netcdf3_via_kerchunk_netcdf3(tmp_path: Path, fmt: str) -> None:
 # --- GRIB2 -----------------------------------------------------------------------------------
 
 
-def _grib(path: Path, fields: list[tuple[Any, ...]], seed: int = 0) -> None:
+def _grib(
+    path: Path,
+    fields: list[tuple[Any, ...]],
+    seed: int = 0,
+    sample: str = "regular_ll_sfc_grib2",
+) -> None:
     """GRIB2 messages from eccodes' bundled sample: (shortName, date[, step hours]) each."""
     rng = np.random.default_rng(seed)
     with open(path, "wb") as out:
         for short_name, date, *step in fields:
-            handle = eccodes.codes_grib_new_from_samples("regular_ll_sfc_grib2")
-            size = eccodes.codes_get(handle, "Ni") * eccodes.codes_get(handle, "Nj")
+            handle = eccodes.codes_grib_new_from_samples(sample)
+            size = eccodes.codes_get(handle, "numberOfDataPoints")
             eccodes.codes_set(handle, "shortName", short_name)
             eccodes.codes_set(handle, "dataDate", date)
             eccodes.codes_set(handle, "forecastTime", step[0] if step else 0)
@@ -495,6 +500,21 @@ def test_grib2_forecast_steps_along_step(tmp_path: Path) -> None:
     _ingest(repo, scan_grib(str(path)), concat_dims=["step"])
     ours = _open(repo)
     assert ours["t2m"].dims == ("step", "latitude", "longitude")
+    _assert_matches_cfgrib(ours, path)
+
+
+def test_grib2_projected_grid_with_2d_coordinates(tmp_path: Path) -> None:
+    """Latitude and longitude decoded from the messages themselves, kept once."""
+    from kerchunk.grib2 import scan_grib
+
+    path = tmp_path / "polar.grib2"
+    _grib(path, [("t", 20240101), ("t", 20240102)], sample="polar_stereographic_pl_grib2")
+    refs = scan_grib(str(path))
+    assert isinstance(refs[0]["refs"]["latitude/0.0"], list)  # a reference, not inline
+    repo = _repo(tmp_path, tmp_path)
+    _ingest(repo, refs, concat_dims=["time"])
+    ours = _open(repo)
+    assert ours["latitude"].dims == ("y", "x")
     _assert_matches_cfgrib(ours, path)
 
 

@@ -82,8 +82,11 @@ def ingest_kerchunk(
         For a list of reference sets: the dimensions they are concatenated along (e.g.
         ``["time"]`` or ``["step"]``) and the coordinates they all share (e.g.
         ``["latitude", "longitude"]``), passed to ``MultiZarrToZarr``. By default the
-        shared coordinates are the arrays that every set holds inline with the same
-        values (for GRIB messages: latitude, longitude, the level and the step).
+        shared coordinates are the arrays every set holds inline with the same values
+        (for GRIB messages: latitude, longitude, the level and the step) and the CF
+        coordinates stored in the files with the same metadata in every set that do not
+        span a concatenated dimension (the 2-D latitude and longitude of a projected
+        GRIB grid).
     last_updated_at
         The time the referenced files were last written (a naive datetime is local time):
         reading a chunk whose file was modified after it fails instead of returning other

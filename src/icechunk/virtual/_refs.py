@@ -141,29 +141,63 @@ def _combine(
 
 
 def _shared_arrays(sets: list[Mapping[str, Any]], concat_dims: Sequence[str]) -> list[str]:
-    """Arrays held whole by every set, the same in all: coordinates MultiZarrToZarr copies.
+    """The arrays MultiZarrToZarr should copy from the first set rather than concatenate.
 
-    For GRIB messages these are latitude, longitude, the level and the step; variables
-    that point into the files, and coordinates that differ (valid_time), are concatenated.
+    Those are the top-level arrays that every set holds inline with the same values (for
+    GRIB messages: latitude, longitude, the level, the step), and the coordinates whose
+    chunks point into the files, have the same metadata in every set and do not span a
+    concatenated dimension (the 2-D latitude and longitude of a projected GRIB grid, one
+    copy in each message). Others, such as GRIB's valid_time, are concatenated.
     """
-
-    def held(refs: Mapping[str, Any], name: str) -> dict[str, Any] | None:
-        keys = [k for k in refs if k.startswith(name + "/")]
-        values = {k: refs[k] for k in keys}
-        if any(isinstance(v, list | tuple) for v in values.values()):
-            return None  # chunks in other files: data, not a shared coordinate
-        return values
-
-    first = sets[0]
-    names = sorted(k[: -len("/.zarray")] for k in first if k.endswith("/.zarray"))
+    grouped = [_by_top_level(refs) for refs in sets]
+    first = grouped[0]
+    coordinates = _coordinate_names(first, sets[0].get(".zattrs"))
     shared = []
-    for name in names:
-        if name in concat_dims or "/" in name:
+    for name, keys in sorted(first.items()):
+        if name in concat_dims or f"{name}/.zarray" not in keys:
             continue
-        mine = held(first, name)
-        if mine is not None and all(held(other, name) == mine for other in sets[1:]):
-            shared.append(name)
+        if not any(isinstance(v, list | tuple) for v in keys.values()):
+            if all(other.get(name) == keys for other in grouped[1:]):
+                shared.append(name)  # inline and the same everywhere
+        elif name in coordinates and not set(_dimensions(keys)) & set(concat_dims):
+            zarray = keys[f"{name}/.zarray"]
+            if all(other.get(name, {}).get(f"{name}/.zarray") == zarray for other in grouped):
+                shared.append(name)
     return shared
+
+
+def _by_top_level(refs: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for key in refs:
+        top, sep, _ = key.partition("/")
+        if sep:
+            out.setdefault(top, {})[key] = refs[key]
+    return out
+
+
+def _coordinate_names(grouped: dict[str, dict[str, Any]], root_attrs: Any) -> set[str]:
+    """Names in the CF ``coordinates`` attributes of the root group and the arrays."""
+    documents = [root_attrs] + [keys.get(f"{name}/.zattrs") for name, keys in grouped.items()]
+    names: set[str] = set()
+    for attrs in documents:
+        if attrs is not None:
+            names.update(str(_json(attrs).get("coordinates", "")).split())
+    return names
+
+
+def _dimensions(keys: dict[str, Any]) -> list[str]:
+    for key, value in keys.items():
+        if key.endswith("/.zattrs"):
+            return list(_json(value).get("_ARRAY_DIMENSIONS", []))
+    return []
+
+
+def _json(value: Any) -> dict[str, Any]:
+    try:
+        doc = value if isinstance(value, Mapping) else json.loads(value)
+    except (TypeError, ValueError):
+        return {}
+    return dict(doc) if isinstance(doc, Mapping) else {}
 
 
 def _expanded(refs: Any) -> Mapping[str, Any]:
