@@ -304,3 +304,16 @@ async def test_chunk_checksums_can_be_switched_off() -> None:
     with pytest.raises(ChecksumMismatchError, match="chunks/"):
         await on.fetch_native_chunk(bad)
     assert await on.fetch_native_chunk(bad, ByteRange(2, 5)) == b"unk"  # partial: unchecked
+
+
+@pytest.mark.parametrize("kind", ["snapshots", "manifests", "transactions"])
+def test_truncated_metadata_object_is_a_typed_error(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "repo"
+    ids = sweep_module.build_repository(str(path))
+    victim = sweep_module.chosen_files(path, ids)[kind]
+    victim.write_bytes(victim.read_bytes()[:-20])
+    with pytest.raises(ObjectTruncatedError, match=f"{victim.name} is truncated.*restore"):
+        sweep_module.read_everything(path, ids)
+    victim.write_bytes(b"")
+    with pytest.raises(icechunk.IcechunkError, match=f"{victim.name}.*header"):
+        sweep_module.read_everything(path, ids)

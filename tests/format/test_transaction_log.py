@@ -103,13 +103,28 @@ def test_upstream_logs(upstream_repo) -> None:  # type: ignore[no-untyped-def]
         assert decode_transaction_log(encode_transaction_log(log)) == log
 
 
-def test_many_updated_chunks_are_vectorized() -> None:
-    """Loose bound that fails when updated chunks go back to per-chunk builder calls."""
-    import time
+def test_many_updated_chunks_are_vectorized(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Updated chunks go through numpy, not one flatbuffers table per chunk (counted, not
+    timed: no timing asserts)."""
+    import flatbuffers
 
+    from icechunk._format import _fb
+
+    calls = {"start_object": 0, "table": 0}
+    start_object = flatbuffers.Builder.StartObject
+    table_init = _fb.Table.__init__
+
+    def counting_start(self, *args):  # type: ignore[no-untyped-def]
+        calls["start_object"] += 1
+        return start_object(self, *args)
+
+    def counting_table(self, *args):  # type: ignore[no-untyped-def]
+        calls["table"] += 1
+        return table_init(self, *args)
+
+    monkeypatch.setattr(flatbuffers.Builder, "StartObject", counting_start)
+    monkeypatch.setattr(_fb.Table, "__init__", counting_table)
     coords = frozenset((i // 300, i % 300) for i in range(100_000))
     log = TransactionLog(b"s" * 12, updated_chunks={b"a" * 8: coords, b"b" * 8: frozenset({(1,)})})
-    start = time.perf_counter()
-    buf = encode_transaction_log(log)
-    assert decode_transaction_log(buf) == log
-    assert time.perf_counter() - start < 2.0
+    assert decode_transaction_log(encode_transaction_log(log)) == log
+    assert calls["start_object"] < 100 and calls["table"] < 100, calls

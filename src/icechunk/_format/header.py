@@ -18,7 +18,12 @@ import enum
 
 import zstandard
 
-from .._exceptions import FormatError, InvalidHeaderError, UnsupportedSpecVersionError
+from .._exceptions import (
+    FormatError,
+    InvalidHeaderError,
+    ObjectTruncatedError,
+    UnsupportedSpecVersionError,
+)
 from .._version import IMPLEMENTATION_NAME, SPEC_VERSION
 
 MAGIC = "ICE🧊CHUNK".encode()
@@ -157,7 +162,9 @@ def _decompress_zstd(payload: bytes | memoryview, what: str) -> bytes:
     except zstandard.ZstdError as exc:
         raise FormatError(f"{what} is corrupt: cannot decompress its zstd payload ({exc})") from exc
     if not decompressor.eof:
-        raise FormatError(f"{what} is truncated: its zstd payload ends before the frame does")
+        raise ObjectTruncatedError(
+            f"{what} is truncated: its zstd payload ends before the frame does"
+        )
     if decompressor.unused_data:
         raise FormatError(f"{what} is corrupt: unexpected bytes after its zstd payload")
     return out
