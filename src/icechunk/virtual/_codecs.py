@@ -122,6 +122,7 @@ class GribCodec(ArrayBytesCodec):
         )
 
     def compute_encoded_size(self, input_byte_length: int, chunk_spec: ArraySpec) -> int:
+        """Not known: the codec only decodes; raises ``GribCodecError``."""
         raise GribCodecError("the encoded size of a GRIB message is not known in advance")
 
 
