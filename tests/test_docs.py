@@ -1,12 +1,10 @@
 """The documentation: its examples run, its API reference is complete, and it builds strictly.
 
 - Every fenced ``python`` block of README.md and of a page under docs/ (except the generated
-  API reference) is
-  run, in order, in one namespace per page, in a fresh temporary folder. A block right after
-  an ``<!-- no-run -->`` line is shown but not run (cloud credentials and the like).
-- Every public name (``__all__`` of ``icechunk``, ``icechunk.xarray``, ``icechunk.dask`` and
-  ``icechunk.distributed``) appears in the API reference, and has a docstring, as do the
-  public methods and properties of the public classes.
+  API reference) is run, in order, in one namespace per page, in a fresh temporary folder. A
+  block right after an ``<!-- no-run -->`` line is shown but not run (cloud credentials).
+- Every public name (``__all__`` of the modules in ``PUBLIC_MODULES``) appears in the API
+  reference and has a docstring, as do the public methods and properties of public classes.
 - ``mkdocs build --strict`` succeeds: warnings (broken internal links and anchors, griffe
   warnings about docstrings, missing files) are errors.
 """
@@ -28,7 +26,14 @@ DOCS = ROOT / "docs"
 PAGES = [ROOT / "README.md"] + sorted(
     p for p in DOCS.rglob("*.md") if "reference" not in p.relative_to(DOCS).parts
 )
-PUBLIC_MODULES = ["icechunk", "icechunk.xarray", "icechunk.dask", "icechunk.distributed"]
+PUBLIC_MODULES = [
+    "icechunk",
+    "icechunk.xarray",
+    "icechunk.dask",
+    "icechunk.distributed",
+    "icechunk.virtual",
+    "icechunk.testing.strategies",
+]
 
 _FENCE = re.compile(r"^(?P<indent> *)```(?P<info>[^\n`]*)\n(?P<body>.*?)^(?P=indent)```", re.M | re.S)
 
