@@ -518,6 +518,25 @@ def test_grib2_projected_grid_with_2d_coordinates(tmp_path: Path) -> None:
     _assert_matches_cfgrib(ours, path)
 
 
+def test_grib_tree_hierarchy(tmp_path: Path) -> None:
+    """kerchunk's grib_tree: one group per variable, step type and level, read as a tree."""
+    from kerchunk.grib2 import grib_tree, scan_grib
+
+    path = tmp_path / "tree.grib2"
+    _grib(path, GRIB_FILES["multi-field"])
+    repo = _repo(tmp_path, tmp_path)
+    summary = _ingest(repo, grib_tree(scan_grib(str(path))))
+    assert "t2m/instant/heightAboveGround" in summary.groups
+    store = repo.readonly_session("main").store
+    with (
+        xr.open_datatree(store, engine="zarr", consolidated=False) as tree,
+        xr.open_dataset(path, engine="cfgrib", backend_kwargs={"indexpath": ""}) as cf,
+    ):
+        for name in ("t2m", "d2m"):
+            ours = tree[f"{name}/instant/heightAboveGround"][name].isel(step=0)
+            np.testing.assert_array_equal(ours.values.astype("f4"), cf[name].values)
+
+
 def test_one_grib_message_needs_no_combining(tmp_path: Path) -> None:
     from kerchunk.grib2 import scan_grib
 
