@@ -227,7 +227,7 @@ def test_upstream_reencode(upstream_repo) -> None:  # type: ignore[no-untyped-de
         assert decode_snapshot(decode_file(again, FileType.SNAPSHOT, what="x")) == snap
 
 
-def test_upstream_snapshots_pass_the_plausibility_checks(upstream_repo) -> None:  # type: ignore[no-untyped-def]
+def test_upstream_snapshots_pass_the_plausibility_checks(upstream_repo) -> None:  # type: ignore
     """Upstream writes no checksum; its snapshots are cross-checked instead (no false alarms)."""
     from icechunk._format.header import file_has_checksum
     from icechunk._format.snapshot import check_snapshot
@@ -247,7 +247,9 @@ def test_upstream_snapshots_pass_the_plausibility_checks(upstream_repo) -> None:
         (b'"node_type"', "node_type"),
     ],
 )
-def test_damaged_zarr_json_is_a_format_error(upstream_repo, replace: bytes, match: str) -> None:  # type: ignore[no-untyped-def]
+def test_damaged_zarr_json_is_a_format_error(  # type: ignore[no-untyped-def]
+    upstream_repo, replace: bytes, match: str
+) -> None:
     from dataclasses import replace as dc_replace
 
     from icechunk._format.snapshot import check_node_metadata

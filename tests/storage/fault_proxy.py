@@ -97,7 +97,9 @@ def fault_proxy(upstream: str) -> Iterator[FaultProxy]:
         proxy.stop()
 
 
-def _serve(client: socket.socket, rfile: BinaryIO, target: tuple[str, int], faults: _Faults) -> None:
+def _serve(
+    client: socket.socket, rfile: BinaryIO, target: tuple[str, int], faults: _Faults
+) -> None:
     server = http.client.HTTPConnection(*target, timeout=60)
     try:
         while True:

@@ -51,6 +51,14 @@ class AmbiguousWriteError(StorageError):
     connection, a timeout, a 5xx answer); :func:`put_with_write_id` reads back and retries."""
 
 
+def precondition_failed(key: str, where: str, if_match: str | None) -> PreconditionFailedError:
+    """The error of a conditional put of ``key`` in ``where`` whose condition did not hold."""
+    expected = "to be absent" if if_match is None else f"to have version {if_match!r}"
+    return PreconditionFailedError(
+        f"conditional write of {key!r} in {where} failed: expected it {expected}"
+    )
+
+
 def new_write_id() -> str:
     """A fresh random write id."""
     return uuid.uuid4().hex

@@ -44,6 +44,7 @@ from ._conditional import (
     WRITE_ID_ATTRIBUTE,
     AmbiguousWriteError,
     RetryPolicy,
+    precondition_failed,
     put_with_write_id,
 )
 from ._backend import (
@@ -441,10 +442,7 @@ class GcsJsonBackend(StorageBackend):
         )
 
     def _precondition(self, key: str, if_match: str | None) -> PreconditionFailedError:
-        expected = "to be absent" if if_match is None else f"to have version {if_match!r}"
-        return PreconditionFailedError(
-            f"conditional write of {key!r} in {self._description} failed: expected it {expected}"
-        )
+        return precondition_failed(key, self._description, if_match)
 
     async def _written_by(self, key: str, stamp: str) -> str | None:
         """The object's generation if its current content is the upload stamped ``stamp``."""

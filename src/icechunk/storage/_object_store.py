@@ -20,7 +20,6 @@ from obstore import exceptions as obstore_errors
 
 from .._exceptions import (
     ObjectNotFoundError,
-    PreconditionFailedError,
     ReadOnlyStorageError,
     StorageAuthError,
     StorageError,
@@ -29,6 +28,7 @@ from ._conditional import (
     WRITE_ID_ATTRIBUTE,
     AmbiguousWriteError,
     RetryPolicy,
+    precondition_failed,
     put_with_write_id,
 )
 from ._backend import (
@@ -231,11 +231,7 @@ class ObjectStoreBackend(StorageBackend):
                 obstore_errors.PreconditionError,
                 FileNotFoundError,
             ):
-                expected = "to be absent" if if_match is None else f"to have version {if_match!r}"
-                raise PreconditionFailedError(
-                    f"conditional write of {key!r} in {self._description} failed: expected it "
-                    f"{expected}"
-                ) from None
+                raise precondition_failed(key, self._description, if_match) from None
             except Exception as error:
                 failure = self._error("write", key, error)
                 if isinstance(failure, StorageAuthError):
