@@ -624,7 +624,11 @@ def test_location_outside_every_container_is_refused_before_writing(tmp_path: Pa
         ingest_kerchunk(refs, session.store)
     assert isinstance(info.value, VirtualChunkError)
     assert str(tmp_path / "archive.bin") in str(info.value)
+    assert f"VirtualChunkContainer('file://{tmp_path}/'" in str(info.value)  # a prefix to use
     assert not session.has_uncommitted_changes
+    refs.update({k: ["s3://bucket/data/archive.bin", 0, 16] for k in ("a/0", "a/1")})
+    with pytest.raises(KerchunkLocationError, match=r"VirtualChunkContainer\('s3://bucket/'"):
+        ingest_kerchunk(refs, session.store)
 
 
 def test_relative_paths_are_refused(tmp_path: Path) -> None:

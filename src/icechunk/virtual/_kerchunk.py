@@ -77,7 +77,8 @@ def ingest_kerchunk(
         The store of a writable session (``session.store``).
     group
         Where the reference set's root goes in the store, e.g. ``"forecasts/2024"``;
-        default the store's root. Missing parent groups are created.
+        default the store's root. Missing parent groups are created; the attributes of
+        the groups the reference set describes are replaced by its ``.zattrs``.
     concat_dims, identical_dims
         For a list of reference sets: the dimensions they are concatenated along (e.g.
         ``["time"]`` or ``["step"]``) and the coordinates they all share (e.g.
@@ -169,14 +170,14 @@ async def ingest_kerchunk_async(
     overwrite: bool = False,
 ) -> IngestSummary:
     """Async version of :func:`ingest_kerchunk`."""
-    # in a thread: kerchunk's combining and fsspec's parquet reader block on their own loops
-    references = await asyncio.to_thread(
-        load_references, refs, concat_dims=concat_dims, identical_dims=identical_dims
-    )
     if last_updated_at is not None and not isinstance(last_updated_at, datetime):
         raise TypeError(
             f"last_updated_at must be a datetime.datetime, got {type(last_updated_at).__name__}"
         )
+    # in a thread: kerchunk's combining and fsspec's parquet reader block on their own loops
+    references = await asyncio.to_thread(
+        load_references, refs, concat_dims=concat_dims, identical_dims=identical_dims
+    )
     groups, arrays = nodes(references)
     # everything is checked before the first write: a bad reference set changes nothing
     documents = {p: array_metadata_v3(p, a.zarray, a.zattrs) for p, a in arrays.items()}
@@ -215,14 +216,26 @@ def _check_locations(store: IcechunkStore, arrays: dict[str, ArrayRefs]) -> None
     for url in sorted(urls):
         if resolver.container_for(url) is None:
             declared = ", ".join(sorted(containers)) or "none"
+            prefix, store_call = _suggested_container(url)
             raise KerchunkLocationError(
                 f"the reference set points at {url}, which no virtual chunk container of the "
-                f"repository covers (declared: {declared}). Declare one before ingesting: "
-                "config.set_virtual_chunk_container(icechunk.VirtualChunkContainer("
-                "'file:///data/', icechunk.local_filesystem_store('/data/'))) and "
-                "repo.save_config(), and authorize it when reading with "
-                "authorize_virtual_chunk_access={'file:///data/': None}"
+                f"repository covers (declared: {declared}). Declare one before ingesting, "
+                "for example config.set_virtual_chunk_container(icechunk.VirtualChunkContainer("
+                f"{prefix!r}, {store_call})) then repo.save_config() (or pass the config to "
+                "Repository.create), and authorize it when reading with "
+                f"authorize_virtual_chunk_access={{{prefix!r}: None}}"
             )
+
+
+def _suggested_container(url: str) -> tuple[str, str]:
+    """A url prefix covering ``url`` and the store call for it, for error messages."""
+    scheme, _, rest = url.partition("://")
+    if scheme == "file":
+        folder = rest.rsplit("/", 1)[0] or "/"
+        return f"file://{folder}/", f"icechunk.local_filesystem_store({folder!r})"
+    bucket = rest.split("/", 1)[0]
+    calls = {"s3": "icechunk.s3_store(region=...)", "gs": "icechunk.gcs_store()"}
+    return f"{scheme}://{bucket}/", calls.get(scheme, "icechunk.http_store()")
 
 
 async def _clear_destination(store: IcechunkStore, paths: list[str], overwrite: bool) -> None:
