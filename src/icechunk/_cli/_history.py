@@ -138,7 +138,7 @@ def _node_rows(group: Any, prefix: str) -> list[dict[str, Any]]:
 
 def _node_line(row: dict[str, Any]) -> str:
     if row["type"] == "group":
-        return f"{row['path']}/"
+        return row["path"].rstrip("/") + "/"
     shards = f" shards={tuple(row['shards'])}" if row["shards"] else ""
     return (
         f"{row['path']}  {tuple(row['shape'])} {row['dtype']} chunks={tuple(row['chunks'])}{shards}"
@@ -179,7 +179,7 @@ def ls(
         echo_json(rows)
         return
     for row in rows:
-        click.echo(_node_line(row).replace("//", "/"))
+        click.echo(_node_line(row))
 
 
 @click.group(invoke_without_command=True)
