@@ -413,15 +413,21 @@ def test_parquet_reference_set(tmp_path: Path) -> None:
         xr.testing.assert_identical(_open(repo), expected.load())
 
 
-@pytest.mark.parametrize("fmt", ["NETCDF3_CLASSIC", "NETCDF3_64BIT"])
-def test_netcdf3_via_kerchunk_netcdf3(tmp_path: Path, fmt: str) -> None:
+@pytest.mark.parametrize(
+    ("fmt", "unlimited"),
+    [("NETCDF3_CLASSIC", False), ("NETCDF3_64BIT", False), ("NETCDF3_CLASSIC", True)],
+    ids=["classic", "64bit-offset", "classic-record-variables"],
+)
+def test_netcdf3_via_kerchunk_netcdf3(tmp_path: Path, fmt: str, unlimited: bool) -> None:
     from kerchunk.netCDF3 import NetCDF3ToZarr
 
     path = tmp_path / f"{fmt}.nc"
-    _climate(2).to_netcdf(path, format=fmt, engine="scipy")
+    dims = ["time"] if unlimited else None
+    _climate(2).to_netcdf(path, format=fmt, engine="scipy", unlimited_dims=dims)
     refs = NetCDF3ToZarr(str(path), inline_threshold=0).translate()
     repo = _repo(tmp_path, tmp_path)
-    assert _ingest(repo, refs).virtual_chunks > 0
+    summary = _ingest(repo, refs)
+    assert summary.virtual_chunks >= (6 * 3 if unlimited else 3)  # one chunk per record
     with xr.open_dataset(path) as expected:
         xr.testing.assert_identical(_open(repo), expected.load())
 
