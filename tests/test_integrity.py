@@ -317,3 +317,17 @@ def test_truncated_metadata_object_is_a_typed_error(tmp_path: Path, kind: str) -
     victim.write_bytes(b"")
     with pytest.raises(icechunk.IcechunkError, match=f"{victim.name}.*header"):
         sweep_module.read_everything(path, ids)
+
+
+def test_newer_spec_version_is_not_reported_as_damage(tmp_path: Path) -> None:
+    from icechunk._exceptions import UnsupportedSpecVersionError
+
+    path = tmp_path / "repo"
+    ids = sweep_module.build_repository(str(path))
+    victim = sweep_module.chosen_files(path, ids)["snapshots"]
+    data = bytearray(victim.read_bytes())
+    data[36] = 2  # the spec version byte
+    victim.write_bytes(bytes(data))
+    with pytest.raises(UnsupportedSpecVersionError, match="spec version 2") as info:
+        sweep_module.read_everything(path, ids)
+    assert "damaged" not in str(info.value)

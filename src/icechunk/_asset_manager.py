@@ -23,6 +23,7 @@ from ._exceptions import (
     ObjectTruncatedError,
     SnapshotNotFoundError,
     StorageError,
+    UnsupportedSpecVersionError,
     error_context,
 )
 from ._format.header import FileType, decode_file, encode_file, file_has_checksum
@@ -86,6 +87,8 @@ def _decode(
         value = decode(payload)
         if check is not None and not file_has_checksum(raw):
             check(value)
+    except UnsupportedSpecVersionError:
+        raise  # not damage: a newer format (the message names the object and the version)
     except FormatError as e:
         text = str(e) if str(e).startswith(what) else f"{what}: {e}"
         raise type(e)(f"{text}. {_DAMAGED}") from e
