@@ -478,3 +478,37 @@ def test_http_url_reads_and_refuses_writes(local) -> None:
         assert "/sub/temp  (10, 4) float32" in run("-r", url, "ls").output
         refused = run("-r", url, "tag", "create", "v9", ok=False)
         assert refused.exit_code == 1 and "Traceback" not in refused.output
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_progress_by_default_on_a_terminal(local) -> None:
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    path, _, _ = local
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 100 columns
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "icechunk", "-r", path, "gc", "--older-than", "now"],
+            stdout=subprocess.PIPE,
+            stderr=slave,
+            check=True,
+        )
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:  # the terminal closed
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        os.close(master)
+    terminal = b"".join(chunks).decode(errors="replace")
+    assert "Walking history" in terminal and "Scanning chunks" in terminal
+    assert b"Would delete:" in done.stdout
