@@ -393,6 +393,42 @@ def test_netcdf4_via_kerchunk_hdf(tmp_path: Path) -> None:
         xr.testing.assert_identical(_open(repo), expected.load())
 
 
+def test_plain_hdf5_layouts_via_kerchunk_hdf(tmp_path: Path) -> None:
+    """Chunked (gzip + shuffle), contiguous and compact HDF5 datasets in a group."""
+    import h5py
+    from kerchunk.hdf import SingleHdf5ToZarr
+
+    path = tmp_path / "plain.h5"
+    rng = np.random.default_rng(4)
+    with h5py.File(path, "w") as f:
+        f.attrs["title"] = "plain hdf5"
+        grp = f.create_group("grp")
+        chunked = grp.create_dataset(
+            "chunked", data=rng.normal(size=(10, 8)), chunks=(4, 4), compression="gzip",
+            shuffle=True, fillvalue=-1.0,
+        )  # fmt: skip
+        chunked.attrs["units"] = "m"
+        grp.create_dataset("contiguous", data=np.arange(12, dtype="i4").reshape(3, 4))
+        compact = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        compact.set_layout(h5py.h5d.COMPACT)
+        space = h5py.h5s.create_simple((5,))
+        h5py.h5d.create(grp.id, b"compact", h5py.h5t.NATIVE_INT16, space, dcpl=compact)
+        grp["compact"][...] = np.arange(5, dtype="i2")
+    # compact data lives in the file's metadata: kerchunk inlines it (below the threshold)
+    refs = SingleHdf5ToZarr(str(path), inline_threshold=20).translate()
+    repo = _repo(tmp_path, tmp_path)
+    summary = _ingest(repo, refs)
+    assert (summary.virtual_chunks, summary.inline_chunks) == (7, 1)
+    store = repo.readonly_session("main").store
+    assert dict(zarr.open_group(store, mode="r").attrs) == {"title": "plain hdf5"}
+    with h5py.File(path) as f:
+        for name in ("grp/chunked", "grp/contiguous", "grp/compact"):
+            ours = zarr.open_array(store, path=name, mode="r")
+            np.testing.assert_array_equal(ours[...], f[name][...])
+            assert ours.dtype == f[name].dtype
+    assert zarr.open_array(store, path="grp/chunked", mode="r").attrs["units"] == "m"
+
+
 def test_parquet_reference_set(tmp_path: Path) -> None:
     """kerchunk's parquet form (a directory of .zmetadata and refs.N.parq files per array)."""
     from kerchunk.df import refs_to_dataframe
