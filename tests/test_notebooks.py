@@ -38,7 +38,8 @@ def test_notebook_runs(path: Path, tmp_path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(
         nb,
-        timeout=300,
+        timeout=300,  # per cell
+        startup_timeout=180,  # a loaded CI machine can be slow to start a kernel
         kernel_name="python3",
         resources={"metadata": {"path": str(tmp_path)}},
     )
