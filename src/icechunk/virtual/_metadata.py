@@ -11,7 +11,9 @@ refuses all three cases):
 - v2 *filters* that are byte transforms in v3 (``shuffle``: HDF5's usual ``[shuffle, zlib]``)
   go after the ``bytes`` codec; the ``grib`` filter, which turns bytes into an array, takes
   the place of the ``bytes`` codec;
-- ``_ARRAY_DIMENSIONS`` becomes ``dimension_names``; chunk keys use the v3 default encoding.
+- ``_ARRAY_DIMENSIONS`` becomes ``dimension_names``; chunk keys use the v3 default encoding;
+- numcodecs' gzip, zstd and blosc become zarr v3's core codecs of the same byte format,
+  which readers in other languages know; other codecs keep their ``numcodecs.<id>`` names.
 
 Data types and fill values are parsed and written by zarr's data type classes
 (``zarr.core.dtype.get_data_type_from_json``); codecs are resolved through zarr's codec registry, so
@@ -180,6 +182,35 @@ def _codec_class(path: str, name: str) -> type[Any]:
         ) from None
 
 
+_BLOSC_SHUFFLE = {0: "noshuffle", 1: "shuffle", 2: "bitshuffle"}
+
+
+def _core_compressor(codec_id: str, config: Mapping[str, Any], zdtype: Any) -> Any:
+    """The zarr v3 core codec for numcodecs' gzip, zstd and blosc (same byte format), or None.
+
+    Readers in other languages know these; ``numcodecs.*`` names are zarr-python's own.
+    """
+    if codec_id == "gzip":
+        return {"name": "gzip", "configuration": {"level": int(config.get("level", 1))}}
+    if codec_id == "zstd":
+        level, checksum = int(config.get("level", 0)), bool(config.get("checksum", False))
+        return {"name": "zstd", "configuration": {"level": level, "checksum": checksum}}
+    if codec_id == "blosc":
+        itemsize = np.dtype(zdtype.to_native_dtype()).itemsize
+        # -1 (numcodecs' AUTOSHUFFLE) resolves as numcodecs does; decoding reads the header
+        auto = "bitshuffle" if itemsize == 1 else "shuffle"
+        shuffle = _BLOSC_SHUFFLE.get(int(config.get("shuffle", 1)), auto)
+        configuration = {
+            "typesize": itemsize,
+            "cname": str(config.get("cname", "lz4")),
+            "clevel": int(config.get("clevel", 5)),
+            "shuffle": shuffle,
+            "blocksize": int(config.get("blocksize", 0)),
+        }
+        return {"name": "blosc", "configuration": configuration}
+    return None
+
+
 def _codecs_v3(path: str, zarray: Mapping[str, Any], zdtype: Any, ndim: int) -> list[Any]:
     """v3 codecs: [transpose] + array-to-array + one array-to-bytes + bytes-to-bytes."""
     array_array: list[dict[str, Any]] = []
@@ -201,6 +232,10 @@ def _codecs_v3(path: str, zarray: Mapping[str, Any], zdtype: Any, ndim: int) -> 
         codec_id = str(config["id"])
         if codec_id in _CORE_ARRAY_BYTES:
             array_bytes = {"name": _CORE_ARRAY_BYTES[codec_id]}
+            continue
+        core = _core_compressor(codec_id, config, zdtype)
+        if core is not None:
+            bytes_bytes.append(core)
             continue
         name = f"numcodecs.{codec_id}"
         v3 = {"name": name, "configuration": {k: v for k, v in config.items() if k != "id"}}
