@@ -103,8 +103,12 @@ def open_version(repo: icechunk.Repository, **ref: str) -> xr.Dataset:
 
 
 def main(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
-    repo = icechunk.Repository.create(icechunk.local_filesystem_storage(str(path)))
+    storage = icechunk.local_filesystem_storage(str(path))
+    if icechunk.Repository.exists(storage):
+        shutil.rmtree(path)  # a repository left by an earlier run: start afresh
+    elif path.exists() and any(path.iterdir()):
+        sys.exit(f"{path} exists and is not an Icechunk repository; choose another folder")
+    repo = icechunk.Repository.create(storage)
     print(f"created repository at {path}")
 
     # 1. January: the first write creates the arrays.
@@ -119,7 +123,8 @@ def main(path: Path) -> None:
     session = repo.writable_session("main")
     to_icechunk(february, session, append_dim="time")
     second = session.commit("February 2020")
-    print(f"committed {second}: appended February, now {open_version(repo, branch='main').sizes['time']} days")
+    days = open_version(repo, branch="main").sizes["time"]
+    print(f"committed {second}: appended February, now {days} days")
 
     # 3. Repair: days 10..19 were 0.8 K too warm. Rewrite that region (one whole chunk).
     ds = open_version(repo, branch="main")
@@ -127,7 +132,9 @@ def main(path: Path) -> None:
     fixed["tas"] = (fixed.tas - 0.8).assign_attrs(ds.tas.attrs)
     session = repo.writable_session("main")
     to_icechunk(fixed.drop_vars(["lat", "lon"]), session, region={"time": slice(10, 20)})
-    print("uncommitted changes:", {k: sorted(v) for k, v in session.status().updated_chunks.items()})
+    print(
+        "uncommitted changes:", {k: sorted(v) for k, v in session.status().updated_chunks.items()}
+    )
     third = session.commit("Correct a warm bias on 2020-01-11..20")
     print(f"committed {third}: region write of 10 days of tas")
 
@@ -138,8 +145,10 @@ def main(path: Path) -> None:
     ds = open_version(repo, branch="experiment").load()
     corrected = ds[["pr"]].copy()
     corrected["pr"] = (ds.pr * 1.1).astype("float32").assign_attrs(ds.pr.attrs)
-    corrected["tas_anomaly"] = (ds.tas - ds.tas.mean("time")).astype("float32").assign_attrs(
-        long_name="Near-surface air temperature anomaly", units="K"
+    corrected["tas_anomaly"] = (
+        (ds.tas - ds.tas.mean("time"))
+        .astype("float32")
+        .assign_attrs(long_name="Near-surface air temperature anomaly", units="K")
     )
     to_icechunk(corrected.drop_vars(["lat", "lon", "time"]), session, mode="a")
     exp = session.commit("Scale precipitation by 1.1, add a temperature anomaly")

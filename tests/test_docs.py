@@ -35,7 +35,9 @@ PUBLIC_MODULES = [
     "icechunk.testing.strategies",
 ]
 
-_FENCE = re.compile(r"^(?P<indent> *)```(?P<info>[^\n`]*)\n(?P<body>.*?)^(?P=indent)```", re.M | re.S)
+_FENCE = re.compile(
+    r"^(?P<indent> *)```(?P<info>[^\n`]*)\n(?P<body>.*?)^(?P=indent)```", re.M | re.S
+)
 
 
 def python_blocks(text: str) -> list[tuple[int, str]]:
