@@ -780,6 +780,11 @@ def test_read_only_session_is_refused(tmp_path: Path) -> None:
         ingest_kerchunk(refs, repo.readonly_session("main").store)
 
 
+def test_a_plain_zarr_store_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="writable_session"):
+        ingest_kerchunk(_small_refs(tmp_path), zarr.storage.MemoryStore())
+
+
 def test_warnings_do_not_escape_metadata_translation(tmp_path: Path) -> None:
     refs = _small_refs(tmp_path)
     session = _repo(tmp_path, tmp_path).writable_session("main")

@@ -170,6 +170,13 @@ async def ingest_kerchunk_async(
     overwrite: bool = False,
 ) -> IngestSummary:
     """Async version of :func:`ingest_kerchunk`."""
+    from ..store import IcechunkStore
+
+    if not isinstance(store, IcechunkStore):
+        raise TypeError(
+            f"ingest_kerchunk writes into an icechunk store, got {type(store).__name__}: pass "
+            "the store of a writable session, repo.writable_session('main').store"
+        )
     if last_updated_at is not None and not isinstance(last_updated_at, datetime):
         raise TypeError(
             f"last_updated_at must be a datetime.datetime, got {type(last_updated_at).__name__}"
