@@ -17,8 +17,12 @@ import icechunk
 
 
 def main(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
-    repo = icechunk.Repository.create(icechunk.local_filesystem_storage(str(path)))
+    storage = icechunk.local_filesystem_storage(str(path))
+    if icechunk.Repository.exists(storage):
+        shutil.rmtree(path)  # a repository left by an earlier run: start afresh
+    elif path.exists() and any(path.iterdir()):
+        sys.exit(f"{path} exists and is not an Icechunk repository; choose another folder")
+    repo = icechunk.Repository.create(storage)
     print(f"created repository at {path}")
 
     # 1. First commit: a group with two arrays.
