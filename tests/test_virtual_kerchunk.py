@@ -704,6 +704,26 @@ def test_location_outside_every_container_is_refused_before_writing(tmp_path: Pa
         ingest_kerchunk(refs, session.store)
 
 
+def test_object_store_locations_are_stored_as_given(tmp_path: Path) -> None:
+    """s3:// and https:// references need no access at ingest, only covering containers."""
+    refs = _small_refs(tmp_path)
+    refs["a/0"] = ["s3://bucket/data/archive.bin", 0, 16]
+    refs["a/1"] = ["https://example.invalid/data/archive.bin", 16, 16]
+    config = icechunk.RepositoryConfig.default()
+    config.set_virtual_chunk_container(
+        VirtualChunkContainer("s3://bucket/", icechunk.s3_store(region="us-east-1"))
+    )
+    config.set_virtual_chunk_container(
+        VirtualChunkContainer("https://example.invalid/", icechunk.http_store())
+    )
+    repo = icechunk.Repository.create(icechunk.in_memory_storage(), config=config)
+    _ingest(repo, refs)
+    assert sorted(repo.readonly_session("main").all_virtual_chunk_locations()) == [
+        "https://example.invalid/data/archive.bin",
+        "s3://bucket/data/archive.bin",
+    ]
+
+
 def test_relative_paths_are_refused(tmp_path: Path) -> None:
     refs = _small_refs(tmp_path)
     refs["a/0"] = ["archive.bin", 0, 16]
