@@ -265,8 +265,8 @@ class Session:
             )
         if self._core.has_uncommitted_changes:
             raise ForkSessionError(
-                "cannot fork a session with uncommitted changes: commit them, open a new "
-                "writable session, and fork that"
+                "Cannot fork a session with uncommitted changes. Please commit first, then "
+                "open a new writable session and fork that"
             )
         self._forked = True
         core = self._repository._core.session(self._core.snapshot_id, self._core.branch, False)
@@ -384,8 +384,8 @@ class ForkSession(Session):
     def commit(self, *args: Any, **kwargs: Any) -> NoReturn:
         """Forks cannot commit: merge them into the session they came from."""
         raise ForkCommitError(
-            "cannot commit a ForkSession: send it back and merge it into the session it was "
-            "forked from with session.merge(fork), then commit that session"
+            "Cannot commit a fork (ForkSession): send it back and merge it into the session "
+            "it was forked from with session.merge(fork), then commit that session"
         )
 
     async def commit_async(self, *args: Any, **kwargs: Any) -> NoReturn:

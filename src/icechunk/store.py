@@ -135,8 +135,13 @@ class IcechunkStore(Store, SyncMixin):
 
     @property
     def session(self) -> Session:
-        """The session this store reads and writes through."""
-        return self._session
+        """The session this store reads and writes through.
+
+        As upstream, each access gives a new ``Session`` object over the same session state:
+        changes, commits and merges are shared, but the "forked and not merged" warning of
+        :meth:`Session.commit` belongs to the object ``fork()`` was called on.
+        """
+        return type(self._session)(self._session._repository, self._core.session)
 
     @property
     def read_only(self) -> bool:

@@ -21,7 +21,7 @@ from xarray import DataArray, Dataset
 from xarray.backends.common import ArrayWriter
 from xarray.backends.zarr import ZarrStore
 
-from .._exceptions import RegionNotAlignedError
+from .._exceptions import ForkSessionError, RegionNotAlignedError
 from ..session import ForkSession, Session
 from ..store import IcechunkStore
 
@@ -335,10 +335,10 @@ def to_icechunk(
         if session.read_only:
             raise ValueError("to_icechunk needs a writable session; this one is read-only")
         if session.has_uncommitted_changes:
-            raise ValueError(
-                "to_icechunk with dask arrays forks the session for the workers, which needs a "
-                "session without uncommitted changes: commit them first (or .load() the data "
-                "to write it in this process)"
+            raise ForkSessionError(
+                "to_icechunk with dask arrays forks the session for the workers, and a session "
+                "with uncommitted changes cannot be forked. Please commit first (or .load() "
+                "the data to write it in this process)"
             )
         target = session.fork()
     else:
