@@ -273,7 +273,12 @@ def test_groups_scalars_attributes_fill_values_and_nested_keys(tmp_path: Path) -
     ints = inner.create_array("k", shape=(5,), chunks=(5,), dtype=">i2", fill_value=7)
     ints[...] = np.arange(5)
     ints.attrs["_ARRAY_DIMENSIONS"] = ["x"]
+    other = inner.create_array("depth", shape=(), dtype="<i8", fill_value=None)
+    other[...] = 42
+    other.attrs["_ARRAY_DIMENSIONS"] = []
+    # one scalar inline, one pointing into the archive: "x/0" keys become zarr v3's "x/c"
     refs = _pack(src, tmp_path / "archive.bin", {"model/run1/height/0": "base64"})
+    assert isinstance(refs["model/run1/depth/0"], list)
     assert "model/run1/t/0" in refs and "model/run1/t/2" not in refs  # "/"-separated keys
     repo = _repo(tmp_path, tmp_path)
     summary = _ingest(repo, refs, group="ingested/here")
@@ -290,6 +295,7 @@ def test_groups_scalars_attributes_fill_values_and_nested_keys(tmp_path: Path) -
     }
     height = zarr.open_array(store, path="ingested/here/model/run1/height", mode="r")
     assert height.shape == () and height[()] == 2.0
+    assert zarr.open_array(store, path="ingested/here/model/run1/depth", mode="r")[()] == 42
     t = zarr.open_array(store, path="ingested/here/model/run1/t", mode="r")
     assert t.fill_value == -9999.0
     np.testing.assert_array_equal(t[...], np.array([1, 2, 3, 4, -9999], dtype="f4"))
