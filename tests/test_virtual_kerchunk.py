@@ -146,6 +146,7 @@ CODECS = {
     "gzip": {"compressors": numcodecs.GZip(level=5)},
     "zstd": {"compressors": numcodecs.Zstd(level=3)},
     "delta-zlib": {"filters": [numcodecs.Delta(dtype="<f4")], "compressors": numcodecs.Zlib()},
+    "order-F": {"compressors": numcodecs.Zlib(), "order": "F"},
 }
 # the codec names the ingested zarr.json holds
 CODEC_NAMES = {
@@ -157,6 +158,7 @@ CODEC_NAMES = {
     "gzip": ["bytes", "gzip"],
     "zstd": ["bytes", "zstd"],
     "delta-zlib": ["numcodecs.delta", "bytes", "numcodecs.zlib"],
+    "order-F": ["transpose", "bytes", "numcodecs.zlib"],
 }
 
 
