@@ -98,3 +98,16 @@ def test_caches_too_small_for_an_object_warn_once_each(capfd: pytest.CaptureFixt
     assert "A manifest with 5 chunk references" in out and "keep 0 references" in out
     assert "A snapshot with 3 nodes" in out and "keep 0 nodes" in out
     assert "CachingConfig.num_chunk_refs" in out
+
+
+def test_expiry_and_gc_write_debug_records(capfd: pytest.CaptureFixture[str]) -> None:
+    import datetime as dt
+
+    ic.set_logs_filter("icechunk=debug")
+    repo = ic.Repository.create(ic.in_memory_storage())
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    repo.expire_snapshots(later)
+    repo.garbage_collect(later)
+    out = capfd.readouterr().out
+    assert "Expiring snapshots" in out and "Expiry done" in out
+    assert "Garbage collection started" in out and "Garbage collection done" in out

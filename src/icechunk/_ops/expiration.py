@@ -12,6 +12,7 @@ another ref, or be the tip of a ref that was kept: garbage collection decides wh
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 
 from .. import _refs
@@ -19,6 +20,8 @@ from .._asset_manager import AssetManager
 from .._format.snapshot import SnapshotHeader
 from .._progress import NoProgress, Progress
 from ._walk import history, ref_tips
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -40,6 +43,7 @@ async def expire_snapshots(
 
     With ``dry_run`` nothing is written or deleted: the result says what would be.
     """
+    _log.debug("Expiring snapshots older than %s µs since the epoch", older_than_micros)
     result = ExpireResult()
     progress = progress or NoProgress()
     tips = await ref_tips(assets)
@@ -58,6 +62,7 @@ async def expire_snapshots(
             if not dry_run:
                 await _refs.delete_tag(assets.backend, name)
             result.deleted_refs.add((kind, name))
+    _log.debug("Expiry done: %s snapshots released", len(result.released))
     return result
 
 
