@@ -60,10 +60,14 @@ def ingest_kerchunk(
     Chunks that the reference set points at (``[url, offset, length]`` or ``[url]``) become
     virtual chunk references; chunks it holds (strings, ``base64:`` data) become ordinary
     chunks. The zarr v2 metadata (``.zgroup``, ``.zarray``, ``.zattrs``) becomes zarr v3
-    metadata: ``_ARRAY_DIMENSIONS`` turns into dimension names and numcodecs codecs into
-    ``numcodecs.<id>`` codecs, including kerchunk's GRIB codec, which this package provides
-    to zarr (a reader in a new process needs only ``icechunk`` installed). Nothing is
-    committed: call ``session.commit`` afterwards.
+    metadata: ``_ARRAY_DIMENSIONS`` turns into dimension names; a v2 fill value becomes
+    the v3 one and, as xarray reads v2 fill values, the ``_FillValue`` attribute (a null
+    one becomes NaN for floats, zero otherwise, with no attribute); numcodecs codecs
+    become zarr v3 codecs (gzip, zstd and blosc zarr's own, others ``numcodecs.<id>``),
+    including kerchunk's GRIB codec, which this package provides to zarr: a reader in a
+    new process needs only ``icechunk`` installed. Everything is checked before the first
+    write, so a bad reference set changes nothing. Nothing is committed: call
+    ``session.commit`` afterwards.
 
     Parameters
     ----------
