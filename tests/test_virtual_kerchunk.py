@@ -310,6 +310,24 @@ def test_groups_scalars_attributes_fill_values_and_nested_keys(tmp_path: Path) -
         xr.testing.assert_identical(ds, expected.load())
 
 
+def test_sparse_references_in_a_huge_grid(tmp_path: Path) -> None:
+    """Two chunks of a 10^10-chunk grid: only their bounding box is materialised."""
+    archive = tmp_path / "two.bin"
+    archive.write_bytes(np.array([1.5, 2.5], dtype="<f8").tobytes())
+    zarray = {"shape": [10**6, 10**4], "chunks": [1, 1], "dtype": "<f8", "fill_value": None,
+              "order": "C", "filters": None, "compressor": None, "zarr_format": 2}  # fmt: skip
+    refs = {
+        "huge/.zarray": json.dumps(zarray),
+        "huge/.zattrs": json.dumps({"_ARRAY_DIMENSIONS": ["a", "b"]}),
+        "huge/500000.9000": [str(archive), 0, 8],
+        "huge/500001.9001": [str(archive), 8, 8],
+    }
+    repo = _repo(tmp_path, tmp_path)
+    assert _ingest(repo, refs).virtual_chunks == 2
+    arr = zarr.open_array(repo.readonly_session("main").store, path="huge", mode="r")
+    np.testing.assert_array_equal(arr[500000:500002, 9000:9002], [[1.5, np.nan], [np.nan, 2.5]])
+
+
 def test_ingest_into_existing_history_and_commit(tmp_path: Path) -> None:
     data = np.arange(6.0)
     _v2_array(tmp_path / "src", "a", data, (3,), ["x"], compressors=None)

@@ -298,10 +298,19 @@ async def _set_virtual(
     indices: np.ndarray[Any, Any],
     last_updated_at: datetime | None,
 ) -> None:
-    """All virtual refs of one array in one columnar call (a block the size of the grid)."""
-    grid = array.grid
-    count = math.prod(grid)
-    rows = np.ravel_multi_index(indices.T, grid) if grid else np.zeros(len(indices), "i8")
+    """All virtual refs of one array in one columnar call.
+
+    The block is the bounding box of the referenced chunks (``arr_offset`` its corner), so
+    an array whose references cover a corner of a huge grid costs that corner only.
+    """
+    if array.grid:
+        start = indices.min(axis=0)
+        block = tuple(int(n) for n in indices.max(axis=0) - start + 1)
+        rows = np.ravel_multi_index((indices - start).T, block)
+        offset: tuple[int, ...] | None = tuple(int(i) for i in start)
+    else:
+        block, rows, offset = (), np.zeros(len(indices), dtype="i8"), None
+    count = math.prod(block)
     urls = np.empty(len(array.virtual), dtype=object)
     urls[:] = [ref.url for ref in array.virtual]
     locations = np.full(count, "", dtype=object)
@@ -313,11 +322,12 @@ async def _set_virtual(
     lengths[rows] = [sizes[r.url] if r.length is None else r.length for r in array.virtual]
     await store.set_virtual_refs_arr_async(
         path,
-        grid,
+        block,
         locations.tolist(),
         offsets,
         lengths,
         validate_containers=False,
+        arr_offset=offset,
         checksum=last_updated_at,
     )
 
