@@ -29,3 +29,17 @@ def test_maintenance_results_match_and_repos_stay_readable(
     }
     assert counts[ours.name] == counts[upstream.name]
     assert counts[ours.name]["snapshots_deleted"] > 0
+
+
+def test_deleted_branch_stays_deleted_for_upstream(
+    ours: Impl, upstream: Impl, tmp_path: Path
+) -> None:
+    """Upstream lists the folders under refs/ as refs: what our local storage keeps next to a
+    ref it updated (its lock file) must go with the branch."""
+    repo = tmp_path / "repo"
+    ours.run("write_repo.py", repo)
+    before = dump(upstream, repo, tmp_path)
+    ours.run("cycle_branch.py", repo)
+    after = dump(upstream, repo, tmp_path)
+    assert "cycle" not in after["branches"]
+    assert after["branches"] == before["branches"]
