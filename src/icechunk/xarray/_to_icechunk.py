@@ -348,7 +348,9 @@ def to_icechunk(
         dataset, store=target.store, safe_chunks=safe_chunks, align_chunks=align_chunks
     )
     writer._open_group(group=group, mode=mode, append_dim=append_dim, region=region)
-    if isinstance(target, ForkSession) and safe_chunks:
+    if isinstance(session, ForkSession) and safe_chunks:
+        # a fork passed in is one of many parallel writers (a fork made here for dask data
+        # writes each zarr chunk from one task, as xarray's safe_chunks checks)
         writer.check_region_alignment()
     writer.write_metadata(encoding)
     writer.write_eager()
