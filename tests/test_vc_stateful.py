@@ -42,6 +42,7 @@ from hypothesis.stateful import (
 )
 
 import icechunk
+from icechunk._exceptions import ChunkWriteConflictError
 
 SETTINGS = settings(
     max_examples=25,
@@ -419,24 +420,34 @@ class VersionControlMachine(RuleBasedStateMachine):
         fork = self.session.fork()
         shipped = pickle.dumps(fork)
         merged = dict(self.pending)
+        written: dict[tuple[Any, int], Any] = {}  # chunk -> values, by the forks merged so far
         for i in range(n_forks):
             worker = pickle.loads(shipped)
             tree, touched = dict(self.pending), set()
             for _ in range(data.draw(st.integers(1, 2), label=f"writes in fork {i}")):
                 self.draw_write(data, worker.store, tree, touched)
             back = pickle.loads(pickle.dumps(worker))
-            self.session.merge(back)
-            # a chunk written by several forks keeps the value of the last one merged
+            values = {}
             for nid, c in touched:
                 path = next(p for p, n in tree.items() if n[1] == nid)
-                kind, _, vals = merged[path]
                 new = tree[path][2]
-                assert vals is not None and new is not None
+                assert new is not None
+                values[(nid, c)] = (path, new[c * CHUNK : (c + 1) * CHUNK])
+            if any(k in written and written[k] != v[1] for k, v in values.items()):
+                # two forks wrote one chunk differently: refused, nothing of this fork merged
+                with pytest.raises(ChunkWriteConflictError):
+                    self.session.merge(back)
+                continue
+            self.session.merge(back)
+            for (nid, c), (path, chunk_values) in values.items():
+                kind, _, vals = merged[path]
+                assert vals is not None
                 merged[path] = (
                     kind,
                     nid,
-                    vals[: c * CHUNK] + new[c * CHUNK : (c + 1) * CHUNK] + vals[(c + 1) * CHUNK :],
+                    vals[: c * CHUNK] + chunk_values + vals[(c + 1) * CHUNK :],
                 )
+                written[(nid, c)] = chunk_values
             self.touched |= touched
         self.pending = merged
 
