@@ -75,9 +75,9 @@ def merge_sessions(*sessions: ForkSession | list[Any] | tuple[Any, ...]) -> Fork
     for s in flat:
         if not isinstance(s, ForkSession):
             raise TypeError(
-                "merge_sessions only accepts ForkSession objects; got "
-                f"{type(s).__name__}. To merge forks into the session they came from, use "
-                "session.merge(*forks)"
+                "merge_sessions only accepts ForkSession objects. Received "
+                f"{type(s).__name__!r} instead. To merge forks into the session they came "
+                "from, use session.merge(*forks)"
             )
     first, rest = flat[0], _unique(flat[1:], exclude=flat[0])
     if rest:
