@@ -158,7 +158,7 @@ def set_logs_filter(log_filter_directive: str | None) -> None:
     """
     directive = log_filter_directive
     if directive is None:
-        directive = os.environ.get("ICECHUNK_LOG", DEFAULT_DIRECTIVE)
+        directive = os.environ.get("ICECHUNK_LOG") or DEFAULT_DIRECTIVE
     default, targets = _parse(directive)
     for name in _configured:
         logging.getLogger(name).setLevel(logging.NOTSET)
@@ -166,10 +166,10 @@ def set_logs_filter(log_filter_directive: str | None) -> None:
     package = logging.getLogger(PACKAGE)
     package.setLevel(default)
     for target, value in targets.items():
-        name = _logger_name(target)
-        if name is not None:
-            logging.getLogger(name).setLevel(value)
-            _configured.add(name)
+        logger_name = _logger_name(target)
+        if logger_name is not None:
+            logging.getLogger(logger_name).setLevel(value)
+            _configured.add(logger_name)
     if not any(isinstance(h, _StdoutHandler) for h in package.handlers):
         handler = _StdoutHandler()
         handler.setFormatter(_Formatter())

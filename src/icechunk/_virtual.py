@@ -50,7 +50,7 @@ def check_location_url(location: str) -> None:
             f"error parsing virtual ref URL: {location!r}: a virtual chunk location must be an "
             "absolute URL with a scheme, such as s3://bucket/key or file:///absolute/path"
         )
-    scheme, _, rest = location.partition("://")
+    scheme = location.partition("://")[0]
     if scheme.lower() != "file" and not urlsplit(location).netloc:
         raise VirtualChunkError(
             f"error parsing bucket name from virtual ref URL {location!r}: name the bucket "
@@ -207,7 +207,8 @@ async def _get_range(
 ) -> tuple[bytes, Any]:
     """Bytes ``[lo, hi)`` of the object and its metadata, failures as VirtualChunkError."""
     try:
-        result = await obstore.get_async(store, path, options={"range": (lo, hi), **conditions})
+        options: Any = {"range": (lo, hi), **conditions}
+        result = await obstore.get_async(store, path, options=options)
         return bytes(await result.bytes_async()), result.meta
     except FileNotFoundError:
         raise VirtualChunkError(

@@ -35,8 +35,6 @@ from ._values import (
 )
 
 __all__ = [
-    "HttpAccess",
-    "LocalFileSystemAccess",
     "AnyAzureCredential",
     "AnyAzureStaticCredential",
     "AnyCredential",
@@ -49,6 +47,8 @@ __all__ = [
     "GcsBearerCredential",
     "GcsCredentials",
     "GcsStaticCredentials",
+    "HttpAccess",
+    "LocalFileSystemAccess",
     "S3Credentials",
     "S3StaticCredentials",
     "azure_credentials",

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-
 from zarr.abc.store import (
     ByteRequest,
     OffsetByteRequest,
@@ -18,12 +17,12 @@ from zarr.abc.store import (
 from zarr.core.buffer import Buffer, BufferPrototype
 from zarr.core.sync import SyncMixin
 
+from ._config import VirtualChunkSpec
 from ._core import virtual_refs
 from ._core.store import ChunkKey, StoreCore
-from ._store_handle import StoreHandle
-from ._config import VirtualChunkSpec
 from ._exceptions import InvalidKeyError, NodeNotFoundError, ReadOnlySessionError, error_context
 from ._format.manifest import InlineChunk, NativeChunk, VirtualChunk
+from ._store_handle import StoreHandle
 from ._sync import sync, sync_iter
 from ._virtual import check_location_url
 from .storage._backend import ByteRange
@@ -72,14 +71,6 @@ def _check_buffer(method: str, value: object) -> None:
             f"IcechunkStore.{method}(): `value` must be a Buffer instance. Got an instance of "
             f"{type(value)} instead. Wrap bytes with zarr.core.buffer.cpu.Buffer.from_bytes."
         )
-
-
-def _virtual_chunk(
-    location: str, offset: int, length: int, checksum: str | datetime | None
-) -> VirtualChunk:
-    if isinstance(checksum, datetime):
-        return VirtualChunk(location, offset, length, last_modified=int(checksum.timestamp()))
-    return VirtualChunk(location, offset, length, etag=checksum)
 
 
 class IcechunkStore(Store, SyncMixin):
@@ -349,7 +340,7 @@ class IcechunkStore(Store, SyncMixin):
         if not isinstance(resolved, ChunkKey):
             raise InvalidKeyError(f"{key!r} is not a chunk key; virtual refs name chunks")
         session.set_chunk_ref(
-            resolved.node, resolved.coords, _virtual_chunk(location, offset, length, checksum)
+            resolved.node, resolved.coords, virtual_refs.virtual_chunk(location, offset, length, checksum)
         )
 
     def set_virtual_refs(
@@ -393,9 +384,8 @@ class IcechunkStore(Store, SyncMixin):
                 failed.append(index)
                 continue
             checksum = spec.etag_checksum or spec.last_updated_at_checksum
-            session.set_chunk_ref(
-                node, index, _virtual_chunk(spec.location, spec.offset, spec.length, checksum)
-            )
+            chunk = virtual_refs.virtual_chunk(spec.location, spec.offset, spec.length, checksum)
+            session.set_chunk_ref(node, index, chunk)
         return failed or None
 
     def set_virtual_refs_arr(

@@ -10,7 +10,6 @@ from typing import Any
 
 from .. import _refs
 from .._asset_manager import AssetManager, AssetSettings
-from .._virtual import VirtualChunkResolver
 from .._exceptions import (
     BadSnapshotChainError,
     BranchMovedError,
@@ -25,6 +24,7 @@ from .._exceptions import (
 )
 from .._format.ids import INITIAL_SNAPSHOT_ID, encode_id
 from .._format.snapshot import Snapshot, SnapshotHeader
+from .._virtual import VirtualChunkResolver
 from ..storage._backend import PutMode, StorageBackend
 from .session import DEFAULT_INLINE_THRESHOLD, DiffData, SessionCore
 

@@ -19,7 +19,6 @@ import numpy as np
 
 from .. import _refs
 from .._asset_manager import AssetManager
-from ._splitting import plan_manifests, split_sizes
 from .._change_set import (
     ArrayDefinition,
     ChangeSet,
@@ -60,6 +59,7 @@ from .._format.snapshot import (
 from .._progress import NoProgress, Progress
 from .._virtual import VirtualChunkResolver
 from ._nodes import ChunkKeyEncoding, chunk_key_encoding, grid_shape
+from ._splitting import plan_manifests, split_sizes
 
 DEFAULT_INLINE_THRESHOLD = 512
 _log = logging.getLogger(__name__)
@@ -563,8 +563,8 @@ class SessionCore:
                 manifests.sort(key=lambda ref: ref.extents)
                 node = replace(node, array=replace(node.array, manifests=tuple(manifests)))
             nodes.append(node)
-        sizes = await asyncio.gather(*(self.assets.write_manifest(m) for m in new_manifests))
-        for manifest, size in zip(new_manifests, sizes):
+        written = await asyncio.gather(*(self.assets.write_manifest(m) for m in new_manifests))
+        for manifest, size in zip(new_manifests, written):
             infos[manifest.manifest_id] = ManifestFileInfo(
                 manifest.manifest_id, size, manifest.num_chunk_refs
             )

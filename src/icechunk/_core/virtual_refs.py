@@ -115,6 +115,14 @@ def _grid_coords(shape: tuple[int, ...], start: tuple[int, ...]) -> list[ChunkCo
     return [tuple(c) for c in grid.tolist()]
 
 
+def virtual_chunk(
+    location: str, offset: int, length: int, checksum: _dt.datetime | str | None
+) -> VirtualChunk:
+    """A virtual reference; ``checksum`` is an etag (str) or a last-modified time."""
+    etag, modified = _checksum_fields(checksum)
+    return VirtualChunk(location, offset, length, etag, modified)
+
+
 def _checksum_fields(checksum: _dt.datetime | str | None) -> tuple[str | None, int | None]:
     if checksum is None:
         return None, None

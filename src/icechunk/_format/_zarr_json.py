@@ -147,13 +147,13 @@ def _data_type_ok(dtype: Any) -> bool:
 def _check_array(path: str, array: ArrayNodeData, doc: dict[str, Any]) -> None:
     lengths = [d.array_length for d in array.shape]
     _expect(path, "shape", doc.get("shape") == lengths, f"{doc.get('shape')!r}, not {lengths}")
-    grid = doc.get("chunk_grid")
+    grid: Any = doc.get("chunk_grid")  # a dict once _expect passes
     _expect(path, "chunk_grid", _named(grid, _CHUNK_GRIDS), grid)
     if grid["name"] == "regular":
         chunks = [d.chunk_length for d in array.shape]
         declared = grid.get("configuration", {}).get("chunk_shape")
         _expect(path, "chunk_shape", declared == chunks, f"{declared!r}, not {chunks}")
-    encoding = doc.get("chunk_key_encoding")
+    encoding: Any = doc.get("chunk_key_encoding")
     _expect(path, "chunk_key_encoding", _named(encoding, _KEY_ENCODINGS), encoding)
     configuration = encoding.get("configuration", {})
     ok = set(configuration) <= _KEY_ENCODING_KEYS

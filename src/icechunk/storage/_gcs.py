@@ -40,13 +40,6 @@ from .._exceptions import (
     StorageError,
 )
 from .._time import as_aware
-from ._conditional import (
-    WRITE_ID_ATTRIBUTE,
-    AmbiguousWriteError,
-    RetryPolicy,
-    precondition_failed,
-    put_with_write_id,
-)
 from ._backend import (
     ByteRange,
     Data,
@@ -57,6 +50,13 @@ from ._backend import (
     check_put_arguments,
     validate_key,
     validate_prefix,
+)
+from ._conditional import (
+    WRITE_ID_ATTRIBUTE,
+    AmbiguousWriteError,
+    RetryPolicy,
+    precondition_failed,
+    put_with_write_id,
 )
 
 GCS_ENDPOINT = "https://storage.googleapis.com"

@@ -24,13 +24,6 @@ from .._exceptions import (
     StorageAuthError,
     StorageError,
 )
-from ._conditional import (
-    WRITE_ID_ATTRIBUTE,
-    AmbiguousWriteError,
-    RetryPolicy,
-    precondition_failed,
-    put_with_write_id,
-)
 from ._backend import (
     ByteRange,
     Data,
@@ -41,6 +34,13 @@ from ._backend import (
     check_put_arguments,
     validate_key,
     validate_prefix,
+)
+from ._conditional import (
+    WRITE_ID_ATTRIBUTE,
+    AmbiguousWriteError,
+    RetryPolicy,
+    precondition_failed,
+    put_with_write_id,
 )
 
 _LIST_CHUNK = 1000
