@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import os
 import pickle
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -31,6 +32,28 @@ REGION = "us-east-1"
 FAST_RETRIES = RetrySettings(max_tries=2, initial_backoff_ms=10, max_backoff_ms=100)
 
 
+def atomic_conditional_puts() -> None:
+    """Make moto's conditional PUTs atomic, as S3's are.
+
+    moto checks ``If-Match`` / ``If-None-Match`` and then writes, with no lock between: under
+    concurrent requests two compare-and-swap writes on one version can both succeed, which S3
+    never allows. Serializing its object writes keeps the emulator to S3's guarantee.
+    """
+    from moto.s3.responses import S3Response
+
+    if getattr(S3Response.put_object, "atomic", False):
+        return
+    lock = threading.Lock()
+    plain_put = S3Response.put_object
+
+    def put_object(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return plain_put(self, *args, **kwargs)
+
+    put_object.atomic = True  # type: ignore[attr-defined]
+    S3Response.put_object = put_object  # type: ignore[method-assign]
+
+
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
     try:
@@ -42,6 +65,7 @@ def moto_endpoint() -> Iterator[str]:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    atomic_conditional_puts()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
