@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .._format.manifest import ChunkCoords, ChunkRefTable
+from .._format.manifest import ChunkCoords, ChunkRefTable, uniform_coords
 from .._format.snapshot import ManifestRef
 
 SplitSizes = tuple[int | None, ...]  # chunks per manifest along each dimension (None: no cut)
@@ -56,6 +56,21 @@ def split_sizes(
 def region_of(coords: ChunkCoords, sizes: SplitSizes) -> RegionKey:
     """The region (index along each dimension) holding chunk ``coords``."""
     return tuple(c // s if s else 0 for c, s in zip(coords, sizes))
+
+
+def regions_of(changed: Iterable[ChunkCoords], sizes: SplitSizes) -> set[RegionKey]:
+    """The regions holding any of the ``changed`` chunks (:func:`region_of` of each, at once)."""
+    keys = list(changed)
+    if not keys:
+        return set()
+    coords = uniform_coords(keys)
+    if coords is None or coords.shape[1] != len(sizes):  # mixed ranks
+        return {region_of(c, sizes) for c in keys}
+    if not any(sizes):  # one region: the whole array (also 0-d arrays)
+        return {(0,) * len(sizes)}
+    divisors = np.array([s or 0 for s in sizes], dtype=np.int64)
+    regions = np.where(divisors > 0, coords // np.maximum(divisors, 1), 0)
+    return set(map(tuple, np.unique(regions, axis=0).tolist()))
 
 
 def _contained(ref: ManifestRef, key: RegionKey, sizes: SplitSizes) -> bool:
@@ -102,7 +117,7 @@ def plan_manifests(
     """
     if len(table) == 0:
         return ManifestPlan((), ())
-    changed_regions = {region_of(c, sizes) for c in changed}
+    changed_regions = regions_of(changed, sizes)
     if any(sizes):
         divisors = np.array([s or 0 for s in sizes], dtype=np.int64)
         coords = table.coords.astype(np.int64)

@@ -9,6 +9,7 @@ manifests of the array (fetched and cached by the asset manager).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import Mapping
@@ -48,6 +49,7 @@ from .._format.manifest import (
     NativeChunk,
     VirtualChunk,
     concat_tables,
+    uniform_coords,
 )
 from .._format.snapshot import (
     ArrayNodeData,
@@ -448,10 +450,7 @@ class SessionCore:
             node = nodes.get(node_id)
             if node is None or node.array is None:
                 continue
-            grid = grid_shape(node.array.shape)
-            changes[node_id] = frozenset(
-                c for c in chunks if all(i < g for i, g in zip(c, grid))
-            )
+            changes[node_id] = _inside_grid(chunks, grid_shape(node.array.shape))
         return changes
 
     # --- committing --------------------------------------------------------------------------
@@ -606,6 +605,23 @@ def _with_definition(node: NodeSnapshot, definition: ArrayDefinition) -> NodeSna
             node.array, shape=definition.shape, dimension_names=definition.dimension_names
         ),
     )
+
+
+def _inside_grid(
+    chunks: Mapping[ChunkCoords, object], grid: tuple[int, ...]
+) -> frozenset[ChunkCoords]:
+    """The coordinates among ``chunks`` that lie inside a chunk grid of shape ``grid``.
+
+    Coordinates of another rank than the grid are compared on their common dimensions.
+    """
+    keys = list(chunks)
+    arr = uniform_coords(keys)
+    if arr is None or arr.shape[1] != len(grid):  # mixed ranks, or none at all
+        return frozenset(c for c in keys if all(i < g for i, g in zip(c, grid)))
+    inside: np.ndarray = np.asarray((arr < np.array(grid, dtype=np.int64)).all(axis=1))
+    if inside.all():
+        return frozenset(keys)
+    return frozenset(itertools.compress(keys, inside.tolist()))
 
 
 def _in_extents(coords: ChunkCoords, extents: tuple[tuple[int, int], ...]) -> bool:

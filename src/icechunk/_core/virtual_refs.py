@@ -4,8 +4,11 @@ list an array's references in batches (what VirtualiZarr and large archive index
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
-from collections.abc import AsyncIterator, Sequence
+import gc
+import itertools
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,36 +86,56 @@ def set_virtual_refs_arr(
             f"{list(grid)} of array {node.path!r}; resize the array first"
         )
     etag, modified = _checksum_fields(checksum)
-    coords = _grid_coords(shape, start)
-    for location in {loc for loc in locations if loc}:
+    with _gc_paused():
+        coords = _grid_coords(shape, start)
+    present = {loc for loc in locations if loc}
+    for location in present:
         check_location_url(location)
+    allowed = {
+        loc: not validate_containers or session.virtual.container_for(loc) is not None
+        for loc in present
+    }
     chunks = session.change_set.chunks.setdefault(node.node_id, {})
-    allowed: dict[str, bool] = {}
     failed: list[ChunkCoords] = []
-    for row, (location, offset, length) in enumerate(
-        zip(locations, offsets.tolist(), lengths.tolist())
-    ):
-        if not location:
-            continue
-        ok = allowed.get(location)
-        if ok is None:
-            ok = not validate_containers or session.virtual.container_for(location) is not None
-            allowed[location] = ok
-        if ok:
-            chunks[coords[row]] = VirtualChunk(location, offset, length, etag, modified)
+    offs, lens = offsets.tolist(), lengths.tolist()
+    with _gc_paused():
+        if all(locations) and all(allowed.values()):  # every row is staged
+            keys: list[ChunkCoords] = coords
+            refs = [
+                VirtualChunk(loc, off, n, etag, modified)
+                for loc, off, n in zip(locations, offs, lens)
+            ]
         else:
-            failed.append(coords[row])
+            keep = [bool(loc) and allowed[loc] for loc in locations]
+            rows = list(itertools.compress(range(count), keep))
+            keys = [coords[r] for r in rows]
+            refs = [VirtualChunk(locations[r], offs[r], lens[r], etag, modified) for r in rows]
+            failed = [c for c, loc, k in zip(coords, locations, keep) if loc and not k]
+        chunks.update(zip(keys, refs))
     if not chunks:
         del session.change_set.chunks[node.node_id]
     return failed or None
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while one call builds many acyclic objects.
+
+    Millions of new references (coordinate tuples, payloads) would otherwise trigger a full
+    collection over every tracked object many times over; none of them can form a cycle.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _grid_coords(shape: tuple[int, ...], start: tuple[int, ...]) -> list[ChunkCoords]:
     """Every chunk index of a grid of ``shape`` shifted by ``start``, in C order."""
-    if not shape:
-        return [()]
-    grid = np.indices(shape, dtype=np.int64).reshape(len(shape), -1).T + np.array(start)
-    return [tuple(c) for c in grid.tolist()]
+    return list(itertools.product(*(range(s, s + n) for s, n in zip(start, shape))))
 
 
 def virtual_chunk(

@@ -14,6 +14,7 @@ from . import _fbwrite as w
 from ._fb import Table, read_root, required
 from ._fbvec import Gather, TableFields
 from .ids import ID8_SIZE, ID12_SIZE
+from .manifest import uniform_coords
 from .transaction_log import ChunkCoords, TransactionLog
 
 # Table slots, in schema field order; the six id lists follow ``id`` in this order.
@@ -39,10 +40,26 @@ def _ids_vector(builder: flatbuffers.Builder, ids: Iterable[bytes]) -> int:
 _CHUNK_INDICES_VTABLE = struct.pack("<HHHH", 6, 8, 4, 0)  # size 6, padded to 8
 
 
-def _chunk_indices_block(coords: list[ChunkCoords]) -> tuple[bytes, np.ndarray]:
+def _sorted_coords(coords: Iterable[ChunkCoords]) -> np.ndarray | list[ChunkCoords]:
+    """``coords`` in ascending order: an ``(n, ndim)`` array when all share one rank."""
+    keys = list(coords)
+    arr = uniform_coords(keys)
+    if arr is None or (arr < 0).any():
+        return sorted(keys)
+    if arr.shape[1] == 0 or len(arr) < 2:
+        return arr
+    return arr[np.lexsort(arr.T[::-1])]
+
+
+def _chunk_indices_block(
+    coords: np.ndarray | list[ChunkCoords],
+) -> tuple[bytes, np.ndarray]:
     """The block bytes and the position of each ChunkIndices table inside it."""
     n = len(coords)
-    lens = np.fromiter(map(len, coords), dtype=np.int64, count=n)
+    if isinstance(coords, np.ndarray):
+        lens = np.full(n, coords.shape[1], dtype=np.int64)
+    else:
+        lens = np.fromiter(map(len, coords), dtype=np.int64, count=n)
     sizes = 12 + 4 * lens
     tpos = len(_CHUNK_INDICES_VTABLE) + np.cumsum(sizes) - sizes
     words = np.zeros((len(_CHUNK_INDICES_VTABLE) + int(sizes.sum())) // 4, dtype="<u4")
@@ -51,7 +68,12 @@ def _chunk_indices_block(coords: list[ChunkCoords]) -> tuple[bytes, np.ndarray]:
     words[widx] = tpos  # soffset: the vtable is at position 0
     words[widx + 1] = 4  # the coords vector follows the table
     words[widx + 2] = lens
-    flat = np.fromiter(itertools.chain.from_iterable(coords), dtype=np.int64, count=int(lens.sum()))
+    if isinstance(coords, np.ndarray):
+        flat = coords.reshape(-1)
+    else:
+        flat = np.fromiter(
+            itertools.chain.from_iterable(coords), dtype=np.int64, count=int(lens.sum())
+        )
     if len(flat):
         starts = np.cumsum(lens) - lens
         words[np.repeat(widx + 3 - starts, lens) + np.arange(len(flat))] = flat
@@ -61,7 +83,7 @@ def _chunk_indices_block(coords: list[ChunkCoords]) -> tuple[bytes, np.ndarray]:
 def _array_updated_chunks(
     builder: flatbuffers.Builder, node_id: bytes, coords: Iterable[ChunkCoords]
 ) -> int:
-    block, tpos = _chunk_indices_block(sorted(coords))
+    block, tpos = _chunk_indices_block(_sorted_coords(coords))
     block_off = w.prepend_block(builder, block)
     chunks = w.uoffsets_vector(builder, block_off - tpos)
     builder.StartObject(2)
