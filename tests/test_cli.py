@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import zarr
+from _require import require_that
 from click.testing import CliRunner, Result
 from http_server import serve_directory
 from storage.test_azure import ACCOUNT as AZURE_ACCOUNT
@@ -372,8 +373,7 @@ def test_subprocess_module_and_console_script(local) -> None:
     )
     assert json.loads(module.stdout)[0]["id"] == ids["second"]
     script = BIN / "icechunk"
-    if not script.exists():
-        pytest.skip("the icechunk console script is not installed (pip install -e .)")
+    require_that(script.exists(), "the icechunk console script is not installed (pip install -e .)")
     tags = subprocess.run(
         [str(script), "-r", path, "tag"], capture_output=True, text=True, check=True
     )

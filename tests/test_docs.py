@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _require import require
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -141,7 +142,7 @@ def test_every_public_name_has_a_docstring() -> None:
 
 
 def test_docs_build_strict(tmp_path: Path) -> None:
-    pytest.importorskip("mkdocs")
+    require("mkdocs")
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     proc = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],

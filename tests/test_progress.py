@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import xarray as xr
 import zarr
+from _require import require
 from dask.delayed import Delayed
 
 import icechunk
@@ -157,7 +158,7 @@ def test_to_icechunk_compute_false_without_dask_data(repo: icechunk.Repository) 
 
 def test_to_icechunk_compute_false_with_distributed_progress(tmp_path: Path, capsys) -> None:
     """On a cluster: persist, watch distributed.progress, then compute() merges."""
-    distributed = pytest.importorskip("distributed")
+    distributed = require("distributed")
     repo = icechunk.Repository.create(icechunk.local_filesystem_storage(str(tmp_path)))
     session = repo.writable_session("main")
     with (
