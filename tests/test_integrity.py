@@ -17,6 +17,7 @@ from types import ModuleType
 
 import pytest
 import zstandard
+from _require import require_that
 from zarr.abc.store import RangeByteRequest
 
 import icechunk
@@ -56,8 +57,7 @@ def quiet_zarr() -> Iterator[None]:
 
 
 def _upstream_or_skip() -> None:
-    if not UPSTREAM_PYTHON.exists():
-        pytest.skip(f"upstream Icechunk venv not found at {UPSTREAM_PYTHON}")
+    require_that(UPSTREAM_PYTHON.exists(), f"upstream Icechunk venv not found at {UPSTREAM_PYTHON}")
 
 
 # --- point 8: metadata files carry a checksum; every damaged byte is a typed error ----------
