@@ -17,6 +17,7 @@ import argparse
 import cProfile
 import pstats
 import statistics
+import sys
 import tempfile
 import time
 import warnings
@@ -28,29 +29,8 @@ import zarr
 
 import icechunk
 
-
-def bulk_virtual(tmp: Path, n: int) -> tuple[float, float]:
-    """Seconds to stage ``n`` virtual refs with ``set_virtual_refs_arr``, and to commit them."""
-    prefix = "s3://bucket/archive/"
-    config = icechunk.RepositoryConfig.default()
-    config.set_virtual_chunk_container(
-        icechunk.VirtualChunkContainer(prefix, icechunk.s3_store(region="us-east-1"))
-    )
-    repo = icechunk.Repository.create(icechunk.local_filesystem_storage(str(tmp / "bulk")), config)
-    session = repo.writable_session("main")
-    grid = (n // 1000, 1000)
-    zarr.create_array(
-        session.store, name="v", shape=(grid[0] * 10, grid[1] * 10), chunks=(10, 10),
-        dtype="f4", compressors=None,
-    )
-    locations = [f"{prefix}file{i // 1000:05d}.nc" for i in range(n)]
-    offsets = (np.arange(n, dtype=np.uint64) % 1000) * 400
-    lengths = np.full(n, 400, dtype=np.uint64)
-    start = time.perf_counter()
-    session.store.set_virtual_refs_arr("v", grid, locations, offsets, lengths)
-    staged = time.perf_counter()
-    session.commit(f"{n} virtual refs")
-    return staged - start, time.perf_counter() - staged
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_virtual import bench_bulk_refs
 
 
 def native_commit(tmp: Path, n: int) -> tuple[float, float]:
@@ -128,7 +108,7 @@ def main() -> None:
     warnings.simplefilter("ignore")
     if args.profile:
         fn: Callable[[Path], tuple[float, float]] = {
-            "virtual": lambda t: bulk_virtual(t, args.refs[0]),
+            "virtual": lambda t: bench_bulk_refs(t, args.refs[0]),
             "native": lambda t: native_commit(t, args.native),
             "read": virtual_read,
         }[args.profile]
@@ -139,7 +119,7 @@ def main() -> None:
     print("| case | seconds |")
     print("|---|---|")
     for n in args.refs:
-        staged, committed = _median(lambda t, n=n: bulk_virtual(t, n), args.rounds)
+        staged, committed = _median(lambda t, n=n: bench_bulk_refs(t, n), args.rounds)
         print(f"| set_virtual_refs_arr, {n:,} refs | {staged:.3f} |")
         print(f"| commit of {n:,} virtual refs | {committed:.3f} |")
         print(f"| set + commit, {n:,} refs | {staged + committed:.3f} |")
