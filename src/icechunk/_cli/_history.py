@@ -182,6 +182,15 @@ def ls(
         click.echo(_node_line(row))
 
 
+def _echo_refs(tips: dict[str, str], as_json: bool) -> None:
+    """Print ref names and the snapshots they point to, as text or JSON."""
+    if as_json:
+        echo_json(tips)
+        return
+    for name, tip in tips.items():
+        click.echo(f"{name}  {tip}")
+
+
 @click.group(invoke_without_command=True)
 @click.pass_context
 def branch(ctx: click.Context) -> None:
@@ -196,12 +205,7 @@ def branch(ctx: click.Context) -> None:
 def branch_list(state: State, as_json: bool = False) -> None:
     """The branches and the snapshots they point to."""
     repo = state.repo()
-    tips = {b: repo.lookup_branch(b) for b in sorted(repo.list_branches())}
-    if as_json:
-        echo_json(tips)
-        return
-    for name, tip in tips.items():
-        click.echo(f"{name}  {tip}")
+    _echo_refs({b: repo.lookup_branch(b) for b in sorted(repo.list_branches())}, as_json)
 
 
 @branch.command(name="create")
@@ -259,12 +263,7 @@ def tag(ctx: click.Context) -> None:
 def tag_list(state: State, as_json: bool = False) -> None:
     """The tags and the snapshots they point to."""
     repo = state.repo()
-    tips = {t: repo.lookup_tag(t) for t in sorted(repo.list_tags())}
-    if as_json:
-        echo_json(tips)
-        return
-    for name, tip in tips.items():
-        click.echo(f"{name}  {tip}")
+    _echo_refs({t: repo.lookup_tag(t) for t in sorted(repo.list_tags())}, as_json)
 
 
 @tag.command(name="create")
