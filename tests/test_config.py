@@ -983,3 +983,20 @@ def test_storage_repr_of_memory_and_local_storage_is_upstreams(tmp_path: Path) -
     assert repr(ic.local_filesystem_storage(str(tmp_path))) == (
         f"ObjectStorage(backend=LocalFileSystemObjectStoreBackend(path={tmp_path}))"
     )
+
+
+def test_retries_effective_values_and_backoff() -> None:
+    unset = C.StorageRetriesSettings()
+    assert unset._key() == (10, 100, 180_000)
+    assert unset._with_defaults() == C.StorageRetriesSettings(10, 100, 180_000)
+    assert unset == C.StorageRetriesSettings()  # untouched
+    # only max_tries set: the documented backoff defaults still apply
+    only_tries = C.StorageRetriesSettings(max_tries=3)
+    assert only_tries._key() == (3, 100, 180_000)
+    assert hash(only_tries._key()) == hash((3, 100, 180_000))
+    # exponential, capped at max_backoff_ms, jittered within [ceiling / 2, ceiling]
+    r = C.StorageRetriesSettings(max_tries=5, initial_backoff_ms=100, max_backoff_ms=1000)
+    for attempt, ceiling in [(1, 0.1), (2, 0.2), (3, 0.4), (4, 0.8), (5, 1.0), (30, 1.0)]:
+        for _ in range(20):
+            assert ceiling / 2 <= r._backoff_seconds(attempt) <= ceiling
+    assert C.StorageRetriesSettings(initial_backoff_ms=0)._backoff_seconds(3) == 0.0
