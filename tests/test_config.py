@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import pickle
-import subprocess
 import sys
-import textwrap
 import types
 from pathlib import Path
 from typing import Any
@@ -31,37 +28,10 @@ from icechunk._exceptions import ConfigError
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _config_samples import build_samples
-
-ROOT = Path(__file__).resolve().parents[1]
-UPSTREAM_PYTHON = ROOT / ".cache" / "upstream-venv" / "bin" / "python"
+from _helpers.upstream import run_upstream
 
 NS = types.SimpleNamespace(**{k: getattr(m, k) for m in (C, CR) for k in m.__all__})
 SAMPLES = build_samples(NS)
-
-
-def require_upstream() -> Path:
-    if not UPSTREAM_PYTHON.exists():
-        msg = f"upstream icechunk venv missing at {UPSTREAM_PYTHON}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return UPSTREAM_PYTHON
-
-
-def run_upstream(script: str, *args: str) -> None:
-    python = require_upstream()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env["RUST_LOG"] = "error"
-    proc = subprocess.run(
-        [str(python), "-c", textwrap.dedent(script), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-        timeout=300,
-    )
-    if proc.returncode != 0:
-        pytest.fail(f"upstream script failed:\n{proc.stdout}\n{proc.stderr}")
 
 
 GENERATE = """
