@@ -34,7 +34,7 @@ T = TypeVar("T", bound=type)
 
 def setting(
     *,
-    default: Any,
+    default: Any = dataclasses.MISSING,
     check: Check | None = None,
     init: bool = True,
     repr: bool = True,
@@ -46,8 +46,8 @@ def setting(
     Parameters
     ----------
     default
-        The constructor's default, always stated (``None``: unset, the built-in default
-        applies; see ``effective``).
+        The constructor's default (``None``: unset, the built-in default applies; see
+        ``effective``); without one the argument is required.
     check
         Validator and normaliser ``(qualified name, value) -> value``, run on every assignment.
     init, repr
