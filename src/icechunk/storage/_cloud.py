@@ -10,6 +10,7 @@ from typing import Any
 
 from obstore.store import AzureStore, GCSStore, HTTPStore, S3Store
 
+from .._config import DEFAULT_INITIAL_BACKOFF_MS, DEFAULT_MAX_BACKOFF_MS, DEFAULT_MAX_TRIES
 from .._time import as_aware
 from ..credentials import (
     AzureCredentials,
@@ -36,30 +37,38 @@ class RetrySettings:
     initial_backoff_ms: int | None = None
     max_backoff_ms: int | None = None
 
-    def to_obstore(self) -> dict[str, Any] | None:
-        """The obstore ``RetryConfig`` (``None`` keeps obstore's defaults)."""
-        if self.max_tries is None and self.initial_backoff_ms is None and not self.max_backoff_ms:
-            return None
-        backoff = {
-            "init_backoff": timedelta(milliseconds=self.initial_backoff_ms or 100),
-            "max_backoff": timedelta(milliseconds=self.max_backoff_ms or 15_000),
-            "base": 2,
-        }
-        retries = 9 if self.max_tries is None else max(self.max_tries - 1, 0)
+    def effective(self) -> tuple[int, int, int]:
+        """``(max_tries, initial_backoff_ms, max_backoff_ms)``, unset ones at their documented
+        defaults."""
+        return (
+            DEFAULT_MAX_TRIES if self.max_tries is None else self.max_tries,
+            DEFAULT_INITIAL_BACKOFF_MS
+            if self.initial_backoff_ms is None
+            else self.initial_backoff_ms,
+            DEFAULT_MAX_BACKOFF_MS if self.max_backoff_ms is None else self.max_backoff_ms,
+        )
+
+    def to_obstore(self) -> dict[str, Any]:
+        """The obstore ``RetryConfig``."""
+        tries, initial, maximum = self.effective()
+        max_backoff = timedelta(milliseconds=maximum)
         return {
-            "max_retries": retries,
-            "backoff": backoff,
-            "retry_timeout": timedelta(minutes=3),
+            "max_retries": max(tries - 1, 0),
+            "backoff": {
+                "init_backoff": timedelta(milliseconds=initial),
+                "max_backoff": max_backoff,
+                "base": 2,
+            },
+            # never cut the configured tries short
+            "retry_timeout": max(max_backoff * tries, timedelta(seconds=1)),
         }
 
     def to_policy(self) -> RetryPolicy:
         """The same settings for our own retries: every request of the GCS JSON-API backend,
-        and conditional puts that did not land on every backend (obstore's defaults
-        otherwise)."""
+        and conditional puts that did not land on every backend."""
+        tries, initial, maximum = self.effective()
         return RetryPolicy(
-            max_tries=self.max_tries or 10,
-            initial_backoff_s=(self.initial_backoff_ms or 100) / 1000,
-            max_backoff_s=(self.max_backoff_ms or 15_000) / 1000,
+            max_tries=tries, initial_backoff_s=initial / 1000, max_backoff_s=maximum / 1000
         )
 
 

@@ -30,6 +30,7 @@ from .._config import (
     DEFAULT_MAX_BACKOFF_MS,
     DEFAULT_MAX_CONCURRENT_REQUESTS_FOR_OBJECT,
     DEFAULT_MAX_TRIES,
+    DEFAULT_S3_NETWORK_STREAM_TIMEOUT_SECONDS,
     StorageConcurrencySettings,
     StorageRetriesSettings,
     StorageSettings,
@@ -128,7 +129,10 @@ def _s3_spec(
         "allow_http": bool(getattr(config, "allow_http", False)),
         "anonymous": bool(getattr(config, "anonymous", False)),
         "force_path_style": bool(getattr(config, "force_path_style", False)),
-        "network_stream_timeout_seconds": getattr(config, "network_stream_timeout_seconds", 60),
+        "network_stream_timeout_seconds": _or(
+            getattr(config, "network_stream_timeout_seconds", None),
+            DEFAULT_S3_NETWORK_STREAM_TIMEOUT_SECONDS,
+        ),
         "requester_pays": bool(getattr(config, "requester_pays", False)),
     }
     fields.update(overrides)
@@ -362,6 +366,10 @@ def _has_retries(spec: _StorageSpec) -> bool:
     return dataclasses.is_dataclass(spec) and any(
         item.name == "retries" for item in dataclasses.fields(spec)
     )
+
+
+def _or(value: Any, default: Any) -> Any:
+    return default if value is None else value
 
 
 def _replace(spec: S3Spec, overrides: dict[str, Any]) -> S3Spec:
