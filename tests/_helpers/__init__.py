@@ -1,1 +1,1 @@
-"""Helpers shared by test modules (servers on 127.0.0.1 and their fixtures)."""
+"""Helpers shared by the test modules: one home each (upstream's venv, servers, requirements)."""
