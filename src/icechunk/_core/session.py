@@ -9,10 +9,10 @@ manifests of the array (fetched and cached by the asset manager).
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import time
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -49,7 +49,6 @@ from .._format.manifest import (
     NativeChunk,
     VirtualChunk,
     concat_tables,
-    uniform_coords,
 )
 from .._format.snapshot import (
     ArrayNodeData,
@@ -77,7 +76,7 @@ class DiffData:
     deleted_arrays: frozenset[str] = frozenset()
     updated_groups: frozenset[str] = frozenset()
     updated_arrays: frozenset[str] = frozenset()
-    updated_chunks: Mapping[str, frozenset[ChunkCoords]] = field(default_factory=dict)
+    updated_chunks: Mapping[str, AbstractSet[ChunkCoords]] = field(default_factory=dict)
 
 
 def is_descendant(path: str, ancestor: str) -> bool:
@@ -216,8 +215,9 @@ class SessionCore:
             if table is not None:
                 tables.append(table)
         base = concat_tables(tables)._sorted() if tables else ChunkRefTable.empty(ndim)
+        changes = self.change_set.chunks.get(node.node_id)
         # a copy (one step under the GIL): other threads may be writing chunks meanwhile
-        merged = base.updated(dict(self.change_set.chunks.get(node.node_id, {})))
+        merged = base if changes is None else changes.copy().apply_to(base)
         grid = np.array(grid_shape(node.array.shape), dtype=np.int64)
         if len(merged) and ndim:
             inside: np.ndarray = np.asarray((merged.coords.astype(np.int64) < grid).all(axis=1))
@@ -293,8 +293,9 @@ class SessionCore:
             outside = ~(table.coords.astype(np.int64) < np.array(grid, dtype=np.int64)).all(axis=1)
             for row in np.flatnonzero(outside).tolist():
                 self.change_set.set_chunk(node.node_id, tuple(table.coords[row].tolist()), None)
-        staged = self.change_set.chunks.get(node.node_id, {})
-        for coords in [c for c in staged if any(i >= g for i, g in zip(c, grid))]:
+        staged = self.change_set.chunks.get(node.node_id)
+        for coords in [c for c in staged or () if any(i >= g for i, g in zip(c, grid))]:
+            assert staged is not None
             if staged[coords] is not None:
                 staged[coords] = None
 
@@ -438,19 +439,19 @@ class SessionCore:
             },
         )
 
-    async def _chunk_changes(self) -> dict[bytes, frozenset[ChunkCoords]]:
+    async def _chunk_changes(self) -> dict[bytes, AbstractSet[ChunkCoords]]:
         """Changed chunk coordinates per array, leaving out those a shrink made implicit.
 
         An array with a chunk entry is listed even when nothing inside its current shape
         changed (a shrink, or a rebase that kept their chunks), as upstream Icechunk records it.
         """
         nodes = {n.node_id: n for n in (await self.nodes()).values()}
-        changes: dict[bytes, frozenset[ChunkCoords]] = {}
+        changes: dict[bytes, AbstractSet[ChunkCoords]] = {}
         for node_id, chunks in self.change_set.chunks.items():
             node = nodes.get(node_id)
             if node is None or node.array is None:
                 continue
-            changes[node_id] = _inside_grid(chunks, grid_shape(node.array.shape))
+            changes[node_id] = chunks.inside_grid(grid_shape(node.array.shape))
         return changes
 
     # --- committing --------------------------------------------------------------------------
@@ -605,23 +606,6 @@ def _with_definition(node: NodeSnapshot, definition: ArrayDefinition) -> NodeSna
             node.array, shape=definition.shape, dimension_names=definition.dimension_names
         ),
     )
-
-
-def _inside_grid(
-    chunks: Mapping[ChunkCoords, object], grid: tuple[int, ...]
-) -> frozenset[ChunkCoords]:
-    """The coordinates among ``chunks`` that lie inside a chunk grid of shape ``grid``.
-
-    Coordinates of another rank than the grid are compared on their common dimensions.
-    """
-    keys = list(chunks)
-    arr = uniform_coords(keys)
-    if arr is None or arr.shape[1] != len(grid):  # mixed ranks, or none at all
-        return frozenset(c for c in keys if all(i < g for i, g in zip(c, grid)))
-    inside: np.ndarray = np.asarray((arr < np.array(grid, dtype=np.int64)).all(axis=1))
-    if inside.all():
-        return frozenset(keys)
-    return frozenset(itertools.compress(keys, inside.tolist()))
 
 
 def _in_extents(coords: ChunkCoords, extents: tuple[tuple[int, int], ...]) -> bool:

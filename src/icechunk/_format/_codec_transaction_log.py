@@ -14,7 +14,7 @@ from . import _fbwrite as w
 from ._fb import Table, read_root, required
 from ._fbvec import Gather, TableFields
 from .ids import ID8_SIZE, ID12_SIZE
-from .manifest import uniform_coords
+from .manifest import CoordSet, uniform_coords
 from .transaction_log import ChunkCoords, TransactionLog
 
 # Table slots, in schema field order; the six id lists follow ``id`` in this order.
@@ -42,6 +42,11 @@ _CHUNK_INDICES_VTABLE = struct.pack("<HHHH", 6, 8, 4, 0)  # size 6, padded to 8
 
 def _sorted_coords(coords: Iterable[ChunkCoords]) -> np.ndarray | list[ChunkCoords]:
     """``coords`` in ascending order: an ``(n, ndim)`` array when all share one rank."""
+    if isinstance(coords, CoordSet):
+        packed = coords.array
+        if packed.shape[1] == 0 or len(packed) < 2:
+            return packed
+        return packed[np.lexsort(packed.T[::-1])]
     keys = list(coords)
     arr = uniform_coords(keys)
     if arr is None or (arr < 0).any():
