@@ -26,6 +26,7 @@ from .._format.ids import INITIAL_SNAPSHOT_ID, encode_id
 from .._format.snapshot import Snapshot, SnapshotHeader
 from .._virtual import VirtualChunkResolver
 from ..storage._backend import PutMode, StorageBackend
+from ._preload import start_preload
 from .session import DEFAULT_INLINE_THRESHOLD, DiffData, SessionCore
 
 CONFIG_KEY = "config.yaml"
@@ -41,6 +42,7 @@ class EngineSettings:
     inline_threshold: int = DEFAULT_INLINE_THRESHOLD
     assets: AssetSettings = field(default_factory=AssetSettings)
     splitting: Any = None  # ManifestSplittingConfig, or None: one manifest per array
+    preload: Any = None  # ManifestPreloadConfig, or None: upstream's default preload
 
 
 class RepositoryCore:
@@ -278,7 +280,9 @@ class RepositoryCore:
                 "exists (for a branch: repo.reset_branch(...) with an id from repo.ancestry), "
                 "or restore the snapshot file"
             ) from None
-        return self.session(snapshot_id, branch, read_only, branch_version)
+        session = self.session(snapshot_id, branch, read_only, branch_version)
+        session.preloading = start_preload(self.assets, snapshot_id, self.settings.preload)
+        return session
 
     async def branch_tip(self, name: str) -> _refs.RefValue:
         """The snapshot a branch points to, with the storage version of its ref."""

@@ -135,6 +135,8 @@ class SessionCore:
         self._nodes: dict[str, NodeSnapshot] | None = None
         self._encodings: dict[bytes, ChunkKeyEncoding] = {}
         self._lock = asyncio.Lock()
+        # the background load of manifests chosen by ManifestPreloadConfig (see _preload)
+        self.preloading: asyncio.Task[int] | None = None
 
     # --- reading nodes -----------------------------------------------------------------------
 
