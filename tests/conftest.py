@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import sys
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 import icechunk
 
-sys.path.insert(0, str(Path(__file__).parent / "interop"))
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _upstream_venv() -> None:
-    """Build upstream Icechunk's venv once, before any test looks for it.
-
-    Tests that need it fail (CI) or skip on their own when it could not be built.
-    """
-    from upstream_env import REPO_ROOT, _ensure
-
-    _ensure(REPO_ROOT / ".cache" / "upstream-venv")
+# One set of hypothesis settings for every property test; a test states only its own sizes
+# (max_examples, stateful_step_count). Under CI=true the examples are derandomized.
+settings.register_profile(
+    "icechunk",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+settings.register_profile("icechunk-ci", settings.get_profile("icechunk"), derandomize=True)
+settings.load_profile("icechunk-ci" if os.environ.get("CI", "").lower() == "true" else "icechunk")
 
 
 @pytest.fixture(params=["memory", "local"])

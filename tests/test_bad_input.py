@@ -908,7 +908,7 @@ def test_fuzzed_flatbuffers_raise_format_error(kind: str) -> None:
     good, decode = _FILES[kind]
     decode(good)
 
-    @settings(max_examples=150, deadline=None, derandomize=True, database=None)
+    @settings(max_examples=150, derandomize=True, database=None)
     @given(
         flips=st.lists(
             st.tuples(st.integers(0, len(good) - 1), st.integers(1, 255)), min_size=1, max_size=4

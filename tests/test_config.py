@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import pickle
-import subprocess
 import sys
-import textwrap
 import types
 from pathlib import Path
 from typing import Any
@@ -31,37 +28,10 @@ from icechunk._exceptions import ConfigError
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _config_samples import build_samples
-
-ROOT = Path(__file__).resolve().parents[1]
-UPSTREAM_PYTHON = ROOT / ".cache" / "upstream-venv" / "bin" / "python"
+from _helpers.upstream import run_upstream
 
 NS = types.SimpleNamespace(**{k: getattr(m, k) for m in (C, CR) for k in m.__all__})
 SAMPLES = build_samples(NS)
-
-
-def require_upstream() -> Path:
-    if not UPSTREAM_PYTHON.exists():
-        msg = f"upstream icechunk venv missing at {UPSTREAM_PYTHON}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return UPSTREAM_PYTHON
-
-
-def run_upstream(script: str, *args: str) -> None:
-    python = require_upstream()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env["RUST_LOG"] = "error"
-    proc = subprocess.run(
-        [str(python), "-c", textwrap.dedent(script), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-        timeout=300,
-    )
-    if proc.returncode != 0:
-        pytest.fail(f"upstream script failed:\n{proc.stdout}\n{proc.stderr}")
 
 
 GENERATE = """
@@ -1013,3 +983,20 @@ def test_storage_repr_of_memory_and_local_storage_is_upstreams(tmp_path: Path) -
     assert repr(ic.local_filesystem_storage(str(tmp_path))) == (
         f"ObjectStorage(backend=LocalFileSystemObjectStoreBackend(path={tmp_path}))"
     )
+
+
+def test_retries_effective_values_and_backoff() -> None:
+    unset = C.StorageRetriesSettings()
+    assert unset._key() == (10, 100, 180_000)
+    assert unset._with_defaults() == C.StorageRetriesSettings(10, 100, 180_000)
+    assert unset == C.StorageRetriesSettings()  # untouched
+    # only max_tries set: the documented backoff defaults still apply
+    only_tries = C.StorageRetriesSettings(max_tries=3)
+    assert only_tries._key() == (3, 100, 180_000)
+    assert hash(only_tries._key()) == hash((3, 100, 180_000))
+    # exponential, capped at max_backoff_ms, jittered within [ceiling / 2, ceiling]
+    r = C.StorageRetriesSettings(max_tries=5, initial_backoff_ms=100, max_backoff_ms=1000)
+    for attempt, ceiling in [(1, 0.1), (2, 0.2), (3, 0.4), (4, 0.8), (5, 1.0), (30, 1.0)]:
+        for _ in range(20):
+            assert ceiling / 2 <= r._backoff_seconds(attempt) <= ceiling
+    assert C.StorageRetriesSettings(initial_backoff_ms=0)._backoff_seconds(3) == 0.0

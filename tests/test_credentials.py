@@ -6,21 +6,17 @@ import copy
 import datetime
 import inspect
 import json
-import os
 import pickle
-import subprocess
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import cloudpickle
 import pytest
+from _helpers.upstream import run_upstream
 
 from icechunk import credentials as CR
 from icechunk._exceptions import CredentialsFetchError
 
-ROOT = Path(__file__).resolve().parents[1]
-UPSTREAM_PYTHON = ROOT / ".cache" / "upstream-venv" / "bin" / "python"
 EXPIRY = datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC)
 
 
@@ -364,26 +360,6 @@ for cls in ["S3StaticCredentials", "GcsBearerCredential", "S3Credentials.Refresh
 out["__classes__"] = sorted(n for n in vars(icechunk) if "Credential" in n)
 json.dump(out, open(sys.argv[1], "w"))
 """
-
-
-def run_upstream(script: str, *args: str) -> None:
-    if not UPSTREAM_PYTHON.exists():
-        msg = f"upstream icechunk venv missing at {UPSTREAM_PYTHON}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env["RUST_LOG"] = "error"
-    proc = subprocess.run(
-        [str(UPSTREAM_PYTHON), "-c", textwrap.dedent(script), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-        timeout=300,
-    )
-    if proc.returncode != 0:
-        pytest.fail(f"upstream script failed:\n{proc.stdout}\n{proc.stderr}")
 
 
 @pytest.mark.interop

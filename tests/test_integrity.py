@@ -17,7 +17,7 @@ from types import ModuleType
 
 import pytest
 import zstandard
-from _require import require_that
+from _helpers.upstream import run_upstream, upstream_python
 from zarr.abc.store import RangeByteRequest
 
 import icechunk
@@ -27,7 +27,6 @@ from icechunk._format.ids import decode_id
 from icechunk.storage._backend import ByteRange
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-UPSTREAM_PYTHON = REPO_ROOT / ".cache" / "upstream-venv" / "bin" / "python"
 SAMPLE_STEP = 9  # flip every 9th byte: about 160 flips in all, a few seconds
 
 
@@ -54,10 +53,6 @@ def quiet_zarr() -> Iterator[None]:
         warnings.simplefilter("ignore")
         yield
     logger.setLevel(level)
-
-
-def _upstream_or_skip() -> None:
-    require_that(UPSTREAM_PYTHON.exists(), f"upstream Icechunk venv not found at {UPSTREAM_PYTHON}")
 
 
 # --- point 8: metadata files carry a checksum; every damaged byte is a typed error ----------
@@ -100,7 +95,7 @@ def test_byte_flips_in_upstream_files_are_typed(tmp_path: Path, quiet_zarr: None
     metadata, and manifests and transaction logs decode defensively, so flips give typed
     errors. Residual risks (counted by the full sweep): wrong values where one valid value
     becomes another, and a flipped length of an inline chunk reaching zarr."""
-    _upstream_or_skip()
+    upstream_python()
     path = tmp_path / "repo"
     ids = sweep_module.make_repository("upstream", path)
     files = sweep_module.chosen_files(path, ids)
@@ -255,12 +250,11 @@ print(json.dumps({"version": icechunk.__version__, "values": values}))
 
 def test_upstream_reads_manifests_with_chunk_checksums(tmp_path: Path) -> None:
     import json
-    import subprocess
 
     import numpy as np
     import zarr
 
-    _upstream_or_skip()
+    upstream_python()
     path = tmp_path / "repo"
     repo, _ = _repo_with_two_chunks(icechunk.local_filesystem_storage(str(path)))
     assets = repo._core.assets
@@ -268,17 +262,8 @@ def test_upstream_reads_manifests_with_chunk_checksums(tmp_path: Path) -> None:
     manifest = _sync(assets.fetch_manifest(snapshot.manifest_files[0].manifest_id))
     (table,) = manifest.arrays.values()
     assert (table.checksums >= 0).all()  # the extra field is in the file upstream reads
-    proc = subprocess.run(
-        [str(UPSTREAM_PYTHON), "-c", _UPSTREAM_READS, str(path)],
-        capture_output=True,
-        text=True,
-        cwd=str(tmp_path),
-        env={"PATH": "/usr/bin:/bin", "RUST_LOG": "error", "PYTHONWARNINGS": "ignore"},
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = run_upstream(_UPSTREAM_READS, str(path))
+    report = json.loads(out.strip().splitlines()[-1])
     assert report["version"] == "1.1.21"
     assert report["values"] == list(np.arange(200.0))
     again = icechunk.Repository.open(icechunk.local_filesystem_storage(str(path)))

@@ -18,7 +18,7 @@ import hypothesis.strategies as st
 import numpy as np
 import pytest
 import zarr
-from hypothesis import HealthCheck, note, settings
+from hypothesis import note, settings
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
@@ -35,13 +35,7 @@ from zarr.storage import MemoryStore
 import icechunk
 from icechunk._exceptions import NoChangesToCommitError
 
-SETTINGS = settings(
-    max_examples=30,
-    stateful_step_count=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-    derandomize=True,
-)
+SETTINGS = settings(max_examples=30, stateful_step_count=40)
 
 NAMES = st.sampled_from(["a", "b", "c"])
 DTYPE = np.dtype("int16")

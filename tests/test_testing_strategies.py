@@ -18,7 +18,7 @@ def _model_arrays() -> tuple[zarr.Array, ...]:
     return a, b
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25)
 @given(data=st.data())
 def test_splitting_configs_round_trip_and_split_real_manifests(data: st.DataObject) -> None:
     arrays = _model_arrays()
@@ -49,7 +49,7 @@ def test_splitting_configs_target_the_given_arrays() -> None:
     arrays = _model_arrays()
     seen: set[str] = set()
 
-    @settings(max_examples=50, deadline=None)
+    @settings(max_examples=50)
     @given(config=splitting_configs(arrays=arrays))
     def collect(config: ic.ManifestSplittingConfig) -> None:
         for condition in config.to_dict():
@@ -63,7 +63,7 @@ def test_splitting_configs_accept_empty_arrays_with_zero_sized_chunks() -> None:
     group = zarr.group(zarr.storage.MemoryStore())
     empty = group.create_array("e", shape=(0,), chunks=(0,), dtype="bool")
 
-    @settings(max_examples=10, deadline=None)
+    @settings(max_examples=10)
     @given(config=splitting_configs(arrays=(empty,)))
     def check(config: ic.ManifestSplittingConfig) -> None:
         assert ic.ManifestSplittingConfig.from_dict(config.to_dict()) == config

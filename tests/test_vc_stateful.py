@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 import zarr
 import zarr.errors
-from hypothesis import HealthCheck, note, settings
+from hypothesis import note, settings
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
@@ -44,13 +44,7 @@ from hypothesis.stateful import (
 import icechunk
 from icechunk._exceptions import ChunkWriteConflictError
 
-SETTINGS = settings(
-    max_examples=25,
-    stateful_step_count=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-    derandomize=True,
-)
+SETTINGS = settings(max_examples=25, stateful_step_count=25)
 
 INITIAL_ID = "1CECHNKREP0F1RSTCMT0"
 INITIAL_MESSAGE = "Repository initialized"

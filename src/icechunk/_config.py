@@ -19,6 +19,7 @@ import datetime
 import enum
 import os
 import pathlib
+import random
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, TypeAlias, cast
@@ -265,6 +266,43 @@ class StorageRetriesSettings(Record):
         self.max_tries = max_tries
         self.initial_backoff_ms = initial_backoff_ms
         self.max_backoff_ms = max_backoff_ms
+
+    # The storage layer's view of a retry policy (the one retry type of the package).
+
+    def _with_defaults(self) -> StorageRetriesSettings:
+        """A copy with every unset field set to the built-in default.
+
+        Returns
+        -------
+        StorageRetriesSettings
+            ``max_tries`` 10, ``initial_backoff_ms`` 100 and ``max_backoff_ms`` 180,000 where
+            this object leaves them unset.
+        """
+        return StorageRetriesSettings(*self._key())
+
+    def _key(self) -> tuple[int, int, int]:
+        """The effective ``(max_tries, initial_backoff_ms, max_backoff_ms)``, defaults filled in.
+
+        Hashable (the settings object itself is not, as upstream's): a key for caching one
+        backend per retry policy.
+        """
+        return (
+            DEFAULT_MAX_TRIES if self.max_tries is None else self.max_tries,
+            DEFAULT_INITIAL_BACKOFF_MS
+            if self.initial_backoff_ms is None
+            else self.initial_backoff_ms,
+            DEFAULT_MAX_BACKOFF_MS if self.max_backoff_ms is None else self.max_backoff_ms,
+        )
+
+    def _backoff_seconds(self, attempt: int) -> float:
+        """Seconds to wait after failed try number ``attempt`` (from 1) before the next one.
+
+        Exponential with full jitter in its upper half: a random value in ``[c/2, c]`` where
+        ``c = min(initial_backoff_ms * 2 ** (attempt - 1), max_backoff_ms) / 1000``.
+        """
+        _, initial_ms, max_ms = self._key()
+        ceiling = min(initial_ms * 2 ** max(attempt - 1, 0), max_ms) / 1000
+        return random.uniform(ceiling / 2, ceiling)
 
 
 class StorageConcurrencySettings(Record):
@@ -1896,11 +1934,7 @@ class RepositoryConfig(Record):
                 ),
                 _or(conc.ideal_concurrent_request_size, DEFAULT_IDEAL_CONCURRENT_REQUEST_SIZE),
             ),
-            retries=StorageRetriesSettings(
-                _or(ret.max_tries, DEFAULT_MAX_TRIES),
-                _or(ret.initial_backoff_ms, DEFAULT_INITIAL_BACKOFF_MS),
-                _or(ret.max_backoff_ms, DEFAULT_MAX_BACKOFF_MS),
-            ),
+            retries=ret._with_defaults(),
             unsafe_use_conditional_create=_or(s.unsafe_use_conditional_create, True),
             unsafe_use_conditional_update=_or(s.unsafe_use_conditional_update, True),
             unsafe_use_metadata=_or(s.unsafe_use_metadata, True),

@@ -13,14 +13,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from _helpers.upstream import REPO_ROOT, clean_env, upstream_python
 from interop_harness import OURS_PYTHON_ENV, Impl, check_import
-from upstream_env import REPO_ROOT, clean_env, ensure_upstream_venv
 
 
 @pytest.fixture(scope="session")
 def upstream() -> Impl:
     """Upstream Icechunk 1.1.21 in its own virtual environment."""
-    python = ensure_upstream_venv()
+    python = upstream_python()
     impl = Impl("upstream", python, clean_env())
     check_import(impl, python.parent.parent)
     return impl

@@ -20,17 +20,9 @@ from .._format.ids import INITIAL_SNAPSHOT_ID, decode_id, encode_id, is_object_i
 from .._format.manifest import RefKind
 from .._progress import NoProgress, Progress
 from ._walk import history, ref_tips
+from .summary import GCSummary
 
 _log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class GCResult:
-    bytes_deleted: int = 0
-    chunks_deleted: int = 0
-    manifests_deleted: int = 0
-    snapshots_deleted: int = 0
-    transaction_logs_deleted: int = 0
 
 
 @dataclass
@@ -75,7 +67,7 @@ async def garbage_collect(
     older_than_micros: int,
     dry_run: bool = False,
     progress: Progress | None = None,
-) -> GCResult:
+) -> GCSummary:
     """Delete unreachable objects last modified before ``older_than_micros``."""
     _log.debug("Garbage collection started (dry run: %s)", dry_run)
     progress = progress or NoProgress()
@@ -102,7 +94,7 @@ async def garbage_collect(
             assets.forget(doomed)
         counts[prefix] = len(doomed)
     _log.debug("Garbage collection done: %s objects of %s bytes", sum(counts.values()), total_bytes)
-    return GCResult(
+    return GCSummary(
         bytes_deleted=total_bytes,
         chunks_deleted=counts[CHUNKS],
         manifests_deleted=counts[MANIFESTS],

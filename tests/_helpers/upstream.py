@@ -1,8 +1,9 @@
-"""Provision the virtual environment that holds upstream Icechunk 1.1.21 for interop tests.
+"""Upstream Icechunk 1.1.21 in its own virtual environment, for every test that compares with it.
 
-The environment lives at ``<repo>/.cache/upstream-venv`` and is created on first use with
-``python -m venv`` + ``pip``. A file lock serialises creation so parallel pytest-xdist workers
-do not race; the checked result is cached per process.
+The environment lives at ``<repo>/.cache/upstream-venv`` and is created the first time a test
+asks for it (:func:`upstream_python`), with ``python -m venv`` + ``pip``. A file lock serialises
+creation so parallel pytest-xdist workers do not race; the checked result is cached per process.
+:func:`run_upstream` runs a script (a file, or source text) with that interpreter.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -20,6 +22,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+VENV_DIR = REPO_ROOT / ".cache" / "upstream-venv"
 UPSTREAM_VERSION = "1.1.21"
 # icechunk 1.1.21 requires ``zarr>=3,!=3.0.3``; we pin the series our package targets.
 REQUIREMENTS = (f"icechunk=={UPSTREAM_VERSION}", "zarr>=3.1,<3.2", "numpy")
@@ -142,15 +145,43 @@ def _ensure(venv_dir: Path) -> tuple[Path | None, str]:
         return None, str(exc)
 
 
-def ensure_upstream_venv(repo_root: Path = REPO_ROOT) -> Path:
+def upstream_python() -> Path:
     """Return the python of the upstream venv, creating it if needed.
 
     If it cannot be created the calling test fails when ``CI=true`` and is skipped otherwise.
     """
-    python, reason = _ensure(repo_root / ".cache" / "upstream-venv")
+    python, reason = _ensure(VENV_DIR)
     if python is None:
         message = f"upstream icechunk=={UPSTREAM_VERSION} environment unavailable: {reason}"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)
     return python
+
+
+def run_upstream(script: str | Path, *args: str, timeout: float = 300) -> str:
+    """Run ``script`` (a file, or Python source text) with upstream's interpreter.
+
+    Returns its standard output; a non-zero exit fails the calling test with the script's
+    output.
+    """
+    if isinstance(script, Path):
+        command = [str(upstream_python()), str(script), *args]
+    else:
+        command = [str(upstream_python()), "-c", textwrap.dedent(script), *args]
+    proc = subprocess.run(
+        command,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=clean_env(),
+        cwd=str(VENV_DIR),  # `-c` puts the working directory first on sys.path
+    )
+    if proc.returncode != 0:
+        pytest.fail(
+            f"upstream script exited {proc.returncode}:\n{proc.stdout[-3000:]}\n"
+            f"{proc.stderr[-3000:]}",
+            pytrace=False,
+        )
+    return proc.stdout
