@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import logging
 import os
 import pickle
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ import numpy as np
 import obstore
 import pytest
 import zarr
+from _helpers.s3 import REGION, moto_server, new_bucket, s3_client  # noqa: F401  (fixture)
 from http_server import serve_directory
 from obstore.store import LocalStore
 
@@ -30,10 +29,9 @@ from icechunk._exceptions import VirtualChunkError
 from icechunk._format.manifest import VirtualChunk
 from icechunk._virtual import VirtualChunkResolver
 from icechunk.session import ChunkType
-from icechunk.storage._cloud import HttpSpec
+from icechunk.storage._specs import HttpSpec
 
 UTC = datetime.UTC
-REGION = "us-east-1"
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -421,38 +419,9 @@ def test_bad_locations(tmp_path: Path) -> None:
 # --- S3 (moto) -----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("moto[server] is not installed, and CI=true forbids skipping S3 tests")
-        pytest.skip("moto[server] is not installed")
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
 @pytest.fixture
 def s3_source(moto_endpoint: str) -> tuple[Any, str]:
-    import boto3
-
-    client = boto3.client(
-        "s3",
-        endpoint_url=moto_endpoint,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    bucket = f"src-{uuid.uuid4().hex[:16]}"
-    client.create_bucket(Bucket=bucket)
-    return client, bucket
+    return s3_client(moto_endpoint), new_bucket(moto_endpoint, "src")
 
 
 def _s3_container(endpoint: str, prefix: str) -> VirtualChunkContainer:

@@ -8,8 +8,9 @@ be mixed freely, from plain scripts, threads, and notebooks whose own loop is ru
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Coroutine, Iterator
-from typing import Any, TypeVar
+import functools
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from typing import Any, ParamSpec, TypeVar
 
 from zarr.core.sync import _get_loop
 from zarr.core.sync import sync as _zarr_sync
@@ -17,6 +18,7 @@ from zarr.core.sync import sync as _zarr_sync
 from ._exceptions import AsyncContextError
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 def _on_io_loop() -> bool:
@@ -68,3 +70,25 @@ def sync_iter(agen: AsyncIterator[T], *, method: str = "this method") -> Iterato
         if done:
             return
         batch_size = min(batch_size * 2, 256)
+
+
+def blocking(method: Callable[P, Coroutine[Any, Any, T]], doc: str) -> Callable[P, T]:
+    """The blocking twin of the coroutine function ``method`` (named ``x_async``).
+
+    The twin is named ``x`` (from ``method.__qualname__``), takes the same arguments, has
+    ``doc`` as its docstring and runs ``method`` through :func:`sync`, whose error names
+    ``Owner.x``. Assign it in the class body (``x = blocking(x_async, "...")``); for a static
+    method, wrap the twin in ``staticmethod``. Iterators and context managers are written by
+    hand (:func:`sync_iter`).
+    """
+    inner: Any = getattr(method, "__func__", method)  # a staticmethod in its class body
+    qualname: str = inner.__qualname__.removesuffix("_async")
+
+    @functools.wraps(inner)
+    def twin(*args: P.args, **kwargs: P.kwargs) -> T:
+        return sync(inner(*args, **kwargs), method=qualname)
+
+    twin.__name__ = qualname.rsplit(".", 1)[-1]
+    twin.__qualname__ = qualname
+    twin.__doc__ = doc
+    return twin

@@ -271,116 +271,33 @@ def _check_meta(chunk: VirtualChunk, meta: Mapping[str, Any], *, etag_required: 
 # --- building stores ---------------------------------------------------------------------------
 
 
-def _obstore_of(backend: Any) -> Any:
-    """The obstore store inside an ``ObjectStoreBackend``."""
-    return backend.store
-
-
-def _unwrap(credentials: Any) -> Any:
-    from .credentials import Credentials
-
-    if isinstance(credentials, Credentials):
-        return credentials._0  # type: ignore[attr-defined]
-    return credentials
-
-
-def _require(credentials: Any, kind: type, name: str, location: str) -> Any:
-    if credentials is not None and not isinstance(credentials, kind):
-        raise VirtualChunkError(
-            f"the credentials authorized for {location} are {type(credentials).__name__}, "
-            f"but its container is a {name} store: authorize it with {name} credentials"
-        )
-    return credentials
-
-
-def _require_sentinel(credentials: Any, expected: Any, location: str) -> None:
-    if credentials is not None and credentials is not expected:
-        raise VirtualChunkError(
-            f"the authorization given for {location} is {credentials!r}, but its container "
-            f"needs no credentials: authorize it with icechunk.credentials.{expected!r} (or "
-            "None)"
-        )
-
-
 def _build_store(container: Any, credentials: Any, scheme: str, netloc: str, location: str) -> Any:
+    """The obstore store serving ``scheme://netloc`` for ``container`` (see ``spec_for``)."""
     from . import _config as config
-    from .credentials import (
-        AzureCredentials,
-        GcsCredentials,
-        HttpAccess,
-        LocalFileSystemAccess,
-        S3Credentials,
-    )
-    from .storage._cloud import TIGRIS_ENDPOINT, AzureSpec, GcsSpec, HttpSpec, S3Spec
+    from .credentials import LocalFileSystemAccess
+    from .storage._specs import AZURE_ACCOUNT_KEYS, spec_for
 
     store = container.store
-    credentials = _unwrap(credentials)
     try:
         if isinstance(store, config._StoreLocal):
-            _require_sentinel(credentials, LocalFileSystemAccess, location)
+            if credentials is not None and credentials is not LocalFileSystemAccess:
+                raise VirtualChunkError(
+                    f"the authorization given for {location} is {credentials!r}, but its "
+                    "container needs no credentials: authorize it with "
+                    "icechunk.credentials.LocalFileSystemAccess (or None)"
+                )
             return LocalStore()
         if isinstance(store, config._StoreHttp):
-            _require_sentinel(credentials, HttpAccess, location)
-            return _obstore_of(HttpSpec(f"{scheme}://{netloc}", config=store._0).make_backend())
-        if isinstance(store, config._StoreS3Base):
-            options = store._0
-            tigris = isinstance(store, config._StoreTigris)
-            endpoint = options.endpoint_url or (TIGRIS_ENDPOINT if tigris else None)
-            extra: dict[str, Any] = {}
-            if options.network_stream_timeout_seconds is not None:
-                extra["network_stream_timeout_seconds"] = options.network_stream_timeout_seconds
-            spec = S3Spec(
-                bucket=netloc,
-                prefix=None,
-                region=options.region,
-                endpoint_url=endpoint,
-                allow_http=options.allow_http,
-                anonymous=options.anonymous,
-                force_path_style=options.force_path_style,
-                requester_pays=options.requester_pays,
-                credentials=_require(credentials, S3Credentials, "S3", location),
-                flavor="tigris" if tigris else "s3",
-                read_only=True,
-                **extra,
-            )
-            return _obstore_of(spec.make_backend())
-        if isinstance(store, config._StoreGcs):
-            gcs = GcsSpec(
-                bucket=netloc,
-                prefix=None,
-                credentials=_require(credentials, GcsCredentials, "GCS", location),
-                config=store._0,
-            )
-            return _obstore_of(gcs.make_backend())
+            return spec_for(store, f"{scheme}://{netloc}", None, credentials).object_store()
         if isinstance(store, config._StoreAzure):
-            opts = store._0
             container_name, _, host = netloc.partition("@")
-            account = (
-                opts.pop("account", None)
-                or opts.pop("account_name", None)
-                or opts.pop("azure_storage_account_name", None)
-                or (host.split(".")[0] if host else None)
-            )
-            if not account:
-                raise VirtualChunkError(
-                    f"cannot read {location}: the Azure container config names no storage "
-                    "account (icechunk.azure_store(account=...))"
-                )
-            azure = AzureSpec(
-                account=account,
-                container=container_name,
-                prefix=None,
-                credentials=_require(credentials, AzureCredentials, "Azure", location),
-                config=opts,
-            )
-            return _obstore_of(azure.make_backend())
+            if host and not any(k in store._0 for k in AZURE_ACCOUNT_KEYS):
+                store = config._StoreAzure({**store._0, "account": host.split(".")[0]})
+            return spec_for(store, container_name, None, credentials).object_store()
+        return spec_for(store, netloc, None, credentials).object_store()
     except VirtualChunkError:
         raise
     except Exception as error:
         raise VirtualChunkError(
             f"cannot build the object store for virtual chunk {location}: {error}"
         ) from error
-    raise VirtualChunkError(
-        f"cannot read virtual chunk {location}: its container's store "
-        f"({type(store).__name__}) cannot serve virtual chunks"
-    )

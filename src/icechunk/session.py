@@ -8,30 +8,18 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ._change_set import change_set_from_bytes, change_set_to_bytes
-from ._core.session import DiffData, SessionCore
+from ._core import commit as _commit
+from ._core.rebase import rebase_session
+from ._core.session import SessionCore
 from ._exceptions import ForkCommitError, ForkSessionError, SessionNotPicklableError
-from ._format.ids import encode_id
-from ._format.manifest import InlineChunk, NativeChunk
 from ._snapshots import Diff, check_commit_metadata
-from ._sync import sync
+from ._sync import blocking, sync
 from .store import IcechunkStore
 
 if TYPE_CHECKING:
     from .repository import Repository
 
 __all__ = ["ChunkType", "ForkSession", "Session"]
-
-
-def _to_diff(data: DiffData) -> Diff:
-    return Diff(
-        new_groups=set(data.new_groups),
-        new_arrays=set(data.new_arrays),
-        deleted_groups=set(data.deleted_groups),
-        deleted_arrays=set(data.deleted_arrays),
-        updated_groups=set(data.updated_groups),
-        updated_arrays=set(data.updated_arrays),
-        updated_chunks={p: sorted(list(c) for c in cs) for p, cs in data.updated_chunks.items()},
-    )
 
 
 class ChunkType(enum.Enum):
@@ -112,7 +100,7 @@ class Session:
     @property
     def snapshot_id(self) -> str:
         """The id of the snapshot the session reads (its base, for a writable session)."""
-        return encode_id(self._core.snapshot_id)
+        return self._core.snapshot_name
 
     @property
     def branch(self) -> str | None:
@@ -138,31 +126,39 @@ class Session:
 
     # --- changes -----------------------------------------------------------------------------
 
-    def status(self) -> Diff:
+    async def status_async(self) -> Diff:
+        """Async version of :meth:`status`."""
+        return (await self._core.status()).to_public()
+
+    status = blocking(
+        status_async,
         """The uncommitted changes of the session.
 
         Returns
         -------
         Diff
             Paths of new, updated and deleted groups and arrays, and updated chunks.
-        """
-        return sync(self.status_async(), method="Session.status")
-
-    async def status_async(self) -> Diff:
-        """Async version of :meth:`status`."""
-        return _to_diff(await self._core.status())
+        """,
+    )
 
     def discard_changes(self) -> None:
         """Drop every uncommitted change of the session."""
         self._core.discard_changes()
 
-    def commit(
+    async def commit_async(
         self,
         message: str,
         metadata: dict[str, Any] | None = None,
         rebase_with: Any = None,
         rebase_tries: int = 1_000,
     ) -> str:
+        """Async version of :meth:`commit`."""
+        self._warn_if_forked()
+        check_commit_metadata(metadata)
+        return await _commit.commit(self._core, message, metadata, rebase_with, rebase_tries)
+
+    commit = blocking(
+        commit_async,
         """Commit the changes to the session's branch; the session then becomes read-only.
 
         Parameters
@@ -185,49 +181,25 @@ class Session:
         ------
         ConflictError
             When the branch moved since the session started (and no solver resolved it).
-        """
-        return sync(
-            self.commit_async(message, metadata, rebase_with, rebase_tries), method="Session.commit"
-        )
+        """,
+    )
 
-    async def commit_async(
-        self,
-        message: str,
-        metadata: dict[str, Any] | None = None,
-        rebase_with: Any = None,
-        rebase_tries: int = 1_000,
-    ) -> str:
-        """Async version of :meth:`commit`."""
-        from ._exceptions import ConflictError
-
+    async def flush_async(self, message: str, metadata: dict[str, Any] | None = None) -> str:
+        """Async version of :meth:`flush`."""
         self._warn_if_forked()
         check_commit_metadata(metadata)
+        return await _commit.flush(self._core, message, metadata)
 
-        attempt = 0
-        while True:
-            try:
-                return encode_id(await self._core.commit(message, metadata))
-            except ConflictError:
-                attempt += 1
-                if rebase_with is None or attempt > rebase_tries:
-                    raise
-                await self.rebase_async(rebase_with)
-
-    def flush(self, message: str, metadata: dict[str, Any] | None = None) -> str:
+    flush = blocking(
+        flush_async,
         """Write the changes as a new snapshot without moving any branch.
 
         Returns
         -------
         str
             The id of the new snapshot; the session becomes read-only on it.
-        """
-        return sync(self.flush_async(message, metadata), method="Session.flush")
-
-    async def flush_async(self, message: str, metadata: dict[str, Any] | None = None) -> str:
-        """Async version of :meth:`flush`."""
-        self._warn_if_forked()
-        check_commit_metadata(metadata)
-        return encode_id(await self._core.flush(message, metadata))
+        """,
+    )
 
     def _warn_if_forked(self) -> None:
         if self._forked:
@@ -238,15 +210,15 @@ class Session:
                 stacklevel=3,
             )
 
-    def rebase(self, solver: Any) -> None:
-        """Replay the session's changes on top of the branch tip, resolving conflicts with ``solver``."""
-        sync(self.rebase_async(solver), method="Session.rebase")
-
     async def rebase_async(self, solver: Any) -> None:
         """Async version of :meth:`rebase`."""
-        from ._core.rebase import rebase_session
-
         await rebase_session(self._core, solver)
+
+    rebase = blocking(
+        rebase_async,
+        "Replay the session's changes on top of the branch tip, resolving conflicts with "
+        "``solver``.",
+    )
 
     # --- distributed writes ------------------------------------------------------------------
 
@@ -272,18 +244,6 @@ class Session:
         core = self._repository._core.session(self._core.snapshot_id, self._core.branch, False)
         return ForkSession(self._repository, core)
 
-    def merge(self, *others: ForkSession) -> None:
-        """Fold the changes of fork sessions into this session.
-
-        Forks are merged one after the other. A chunk written with different bytes by two
-        merged sessions (the forks, or this session and a fork) is a
-        ``ChunkWriteConflictError`` (a ``ForkSessionError``), raised before anything of that
-        fork is merged: parallel writers must write whole chunks, since a partial write of a
-        chunk rewrites all of it. Forks that changed the same node's metadata differently
-        cannot be merged either.
-        """
-        sync(self.merge_async(*others), method="Session.merge")
-
     async def merge_async(self, *others: ForkSession) -> None:
         """Async version of :meth:`merge`."""
         for other in others:
@@ -296,61 +256,48 @@ class Session:
             await self._core.merge(other._core.change_set, other._core.snapshot_id)
         self._forked = False
 
+    merge = blocking(
+        merge_async,
+        """Fold the changes of fork sessions into this session.
+
+        Forks are merged one after the other. A chunk written with different bytes by two
+        merged sessions (the forks, or this session and a fork) is a
+        ``ChunkWriteConflictError`` (a ``ForkSessionError``), raised before anything of that
+        fork is merged: parallel writers must write whole chunks, since a partial write of a
+        chunk rewrites all of it. Forks that changed the same node's metadata differently
+        cannot be merged either.
+        """,
+    )
+
     # --- chunk inspection --------------------------------------------------------------------
 
     async def chunk_coordinates(
         self, array_path: str, batch_size: int = 1000
     ) -> AsyncIterator[tuple[int, ...]]:
         """Coordinates of every initialized chunk of the array at ``array_path``."""
-        node = await self._array_node(array_path)
-        table = await self._core.chunk_table(node)
+        table = await self._core.chunk_table(await self._core.array_node(array_path))
         for coords in table.iter_coords():
             yield coords
-
-    def chunk_type(self, array_path: str, chunk_coordinates: Sequence[int]) -> ChunkType:
-        """How the chunk at ``chunk_coordinates`` of ``array_path`` is stored."""
-        return sync(
-            self.chunk_type_async(array_path, chunk_coordinates), method="Session.chunk_type"
-        )
 
     async def chunk_type_async(
         self, array_path: str, chunk_coordinates: Sequence[int]
     ) -> ChunkType:
         """Async version of :meth:`chunk_type`."""
-        node = await self._array_node(array_path)
-        payload = await self._core.get_chunk_ref(node, tuple(int(c) for c in chunk_coordinates))
-        if payload is None:
-            return ChunkType.UNINITIALIZED
-        if isinstance(payload, InlineChunk):
-            return ChunkType.INLINE
-        if isinstance(payload, NativeChunk):
-            return ChunkType.NATIVE
-        return ChunkType.VIRTUAL
+        coords = tuple(int(c) for c in chunk_coordinates)
+        return ChunkType(await self._core.chunk_kind(array_path, coords))
 
-    def all_virtual_chunk_locations(self) -> list[str]:
-        """The location of every virtual chunk reference in the session (one per reference)."""
-        return sync(
-            self.all_virtual_chunk_locations_async(),
-            method="Session.all_virtual_chunk_locations",
-        )
+    chunk_type = blocking(
+        chunk_type_async, "How the chunk at ``chunk_coordinates`` of ``array_path`` is stored."
+    )
 
     async def all_virtual_chunk_locations_async(self) -> list[str]:
         """Async version of :meth:`all_virtual_chunk_locations`."""
-        locations: list[str] = []
-        for node in (await self._core.nodes()).values():
-            if node.array is not None:
-                table = await self._core.chunk_table(node)
-                locations.extend(loc for loc in table.location.tolist() if loc is not None)
-        return locations
+        return await self._core.virtual_locations()
 
-    async def _array_node(self, array_path: str) -> Any:
-        from ._exceptions import NodeNotFoundError
-
-        path = "/" + array_path.strip("/")
-        node = await self._core.get_node(path)
-        if node is None or node.array is None:
-            raise NodeNotFoundError(f"no array at {path!r}")
-        return node
+    all_virtual_chunk_locations = blocking(
+        all_virtual_chunk_locations_async,
+        "The location of every virtual chunk reference in the session (one per reference).",
+    )
 
 
 class ForkSession(Session):
@@ -377,7 +324,7 @@ class ForkSession(Session):
     def __repr__(self) -> str:
         return f"<icechunk.ForkSession snapshot={self.snapshot_id}>"
 
-    def merge(self, *others: ForkSession) -> None:  # type: ignore[override]
+    def merge(self, *others: ForkSession) -> None:
         """Fold the changes of other forks into this fork (for tree reductions)."""
         sync(self.merge_async(*others), method="ForkSession.merge")
 

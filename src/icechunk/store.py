@@ -18,14 +18,10 @@ from zarr.core.buffer import Buffer, BufferPrototype
 from zarr.core.sync import SyncMixin
 
 from ._config import VirtualChunkSpec
-from ._core import virtual_refs
-from ._core.store import ChunkKey, StoreCore
-from ._exceptions import InvalidKeyError, NodeNotFoundError, ReadOnlySessionError, error_context
-from ._format.manifest import InlineChunk, NativeChunk, VirtualChunk
+from ._core.store import StoreCore
+from ._exceptions import ReadOnlySessionError, error_context
 from ._store_handle import StoreHandle
-from ._sync import sync, sync_iter
-from ._virtual import check_location_url
-from .storage._backend import ByteRange
+from ._sync import blocking, sync, sync_iter
 
 if TYPE_CHECKING:
     from .session import Session
@@ -37,31 +33,6 @@ _READ_ONLY_MESSAGE = (
     "writing): this session is read-only (a read-only session, or a session that already "
     "committed); create a writable session with repo.writable_session(branch)"
 )
-
-
-def _slice(data: bytes, byte_range: ByteRequest | None) -> bytes:
-    if byte_range is None:
-        return data
-    if isinstance(byte_range, RangeByteRequest):
-        return data[byte_range.start : byte_range.end]
-    if isinstance(byte_range, OffsetByteRequest):
-        return data[byte_range.offset :]
-    if isinstance(byte_range, SuffixByteRequest):
-        return data[len(data) - byte_range.suffix :] if byte_range.suffix else b""
-    raise TypeError(f"unexpected byte range {byte_range!r}")
-
-
-def _object_range(offset: int, length: int, byte_range: ByteRequest | None) -> ByteRange:
-    """The range of the chunk object holding the requested part of a chunk."""
-    start, end = 0, length
-    if isinstance(byte_range, RangeByteRequest):
-        start, end = byte_range.start, min(byte_range.end, length)
-    elif isinstance(byte_range, OffsetByteRequest):
-        start = byte_range.offset
-    elif isinstance(byte_range, SuffixByteRequest):
-        start = max(0, length - byte_range.suffix)
-    start = min(start, end)
-    return ByteRange(offset + start, offset + end)
 
 
 def _check_buffer(method: str, value: object) -> None:
@@ -107,11 +78,9 @@ class IcechunkStore(Store, SyncMixin):
         return id(self._core.session)
 
     def __repr__(self) -> str:
-        from ._format.ids import encode_id
-
         s = self._core.session
         where = f"branch={s.branch!r}, " if s.branch else ""
-        return f"<IcechunkStore {where}snapshot={encode_id(s.snapshot_id)} read_only={self.read_only}>"
+        return f"<IcechunkStore {where}snapshot={s.snapshot_name} read_only={self.read_only}>"
 
     def __getstate__(self) -> dict[str, Any]:
         return {"session": self._session, "read_only": self._read_only}
@@ -193,26 +162,8 @@ class IcechunkStore(Store, SyncMixin):
         ):
             raise TypeError(f"Unexpected byte_range, got {byte_range!r}")
         with error_context("get", key=key):
-            data = await self._get_bytes_or_none(key, byte_range)
+            data = await self._core.get(key, byte_range)
         return None if data is None else prototype.buffer.from_bytes(data)
-
-    async def _get_bytes_or_none(self, key: str, byte_range: ByteRequest | None) -> bytes | None:
-        core = self._core
-        resolved = await core.resolve(key)
-        if not isinstance(resolved, ChunkKey):
-            data = await core.get(key)
-            return None if data is None else _slice(data, byte_range)
-        payload = await core.session.get_chunk_ref(resolved.node, resolved.coords)
-        if payload is None:
-            return None
-        if isinstance(payload, InlineChunk):
-            return _slice(payload.data, byte_range)
-        if isinstance(payload, NativeChunk):
-            rng = _object_range(payload.offset, payload.length, byte_range)
-            return await core.session.assets.fetch_native_chunk(payload, rng)
-        assert isinstance(payload, VirtualChunk)
-        rng = _object_range(0, payload.length, byte_range)
-        return await core.session.virtual.fetch(payload, rng.start, rng.end)
 
     async def get_partial_values(
         self,
@@ -285,41 +236,6 @@ class IcechunkStore(Store, SyncMixin):
 
     # --- virtual references ------------------------------------------------------------------
 
-    def set_virtual_ref(
-        self,
-        key: str,
-        location: str,
-        *,
-        offset: int,
-        length: int,
-        checksum: str | datetime | None = None,
-        validate_container: bool = True,
-    ) -> None:
-        """Point the chunk ``key`` (e.g. ``"array/c/0/0"``) at bytes of another file.
-
-        Parameters
-        ----------
-        location
-            URL of the file, e.g. ``"s3://bucket/path/file.nc"``.
-        offset, length
-            Where the chunk's bytes are in that file.
-        checksum
-            The file's etag (str) or last-modified time (datetime); reads fail if it changed.
-        validate_container
-            Fail unless a virtual chunk container of the repository covers ``location``.
-        """
-        sync(
-            self.set_virtual_ref_async(
-                key,
-                location,
-                offset=offset,
-                length=length,
-                checksum=checksum,
-                validate_container=validate_container,
-            ),
-            method="IcechunkStore.set_virtual_ref",
-        )
-
     async def set_virtual_ref_async(
         self,
         key: str,
@@ -332,38 +248,26 @@ class IcechunkStore(Store, SyncMixin):
     ) -> None:
         """Async version of :meth:`set_virtual_ref`."""
         self._check_writable()
-        session = self._core.session
-        check_location_url(location)
-        if validate_container:
-            session.virtual.validate(location)
-        resolved = await self._core.resolve_for_write(key)
-        if not isinstance(resolved, ChunkKey):
-            raise InvalidKeyError(f"{key!r} is not a chunk key; virtual refs name chunks")
-        session.set_chunk_ref(
-            resolved.node, resolved.coords, virtual_refs.virtual_chunk(location, offset, length, checksum)
+        await self._core.set_virtual_ref(
+            key, location, offset, length, checksum, validate_container
         )
 
-    def set_virtual_refs(
-        self,
-        array_path: str,
-        chunks: list[VirtualChunkSpec],
-        *,
-        validate_containers: bool = True,
-    ) -> list[tuple[int, ...]] | None:
-        """Store many virtual references of one array.
+    set_virtual_ref = blocking(
+        set_virtual_ref_async,
+        """Point the chunk ``key`` (e.g. ``"array/c/0/0"``) at bytes of another file.
 
-        Returns
-        -------
-        list of tuple of int, or None
-            None when every reference was stored; otherwise the chunk indices of those whose
-            location no virtual chunk container covers (those are skipped).
-        """
-        return sync(
-            self.set_virtual_refs_async(
-                array_path, chunks, validate_containers=validate_containers
-            ),
-            method="IcechunkStore.set_virtual_refs",
-        )
+        Parameters
+        ----------
+        location
+            URL of the file, e.g. ``"s3://bucket/path/file.nc"``.
+        offset, length
+            Where the chunk's bytes are in that file.
+        checksum
+            The file's etag (str) or last-modified time (datetime); reads fail if it changed.
+        validate_container
+            Fail unless a virtual chunk container of the repository covers ``location``.
+        """,
+    )
 
     async def set_virtual_refs_async(
         self,
@@ -374,21 +278,21 @@ class IcechunkStore(Store, SyncMixin):
     ) -> list[tuple[int, ...]] | None:
         """Async version of :meth:`set_virtual_refs`."""
         self._check_writable()
-        session = self._core.session
-        node = await self._array_node(array_path)
-        failed: list[tuple[int, ...]] = []
-        for spec in chunks:
-            index = tuple(int(i) for i in spec.index)
-            check_location_url(spec.location)
-            if validate_containers and session.virtual.container_for(spec.location) is None:
-                failed.append(index)
-                continue
-            checksum = spec.etag_checksum or spec.last_updated_at_checksum
-            chunk = virtual_refs.virtual_chunk(spec.location, spec.offset, spec.length, checksum)
-            session.set_chunk_ref(node, index, chunk)
-        return failed or None
+        return await self._core.set_virtual_refs(array_path, chunks, validate_containers)
 
-    def set_virtual_refs_arr(
+    set_virtual_refs = blocking(
+        set_virtual_refs_async,
+        """Store many virtual references of one array.
+
+        Returns
+        -------
+        list of tuple of int, or None
+            None when every reference was stored; otherwise the chunk indices of those whose
+            location no virtual chunk container covers (those are skipped).
+        """,
+    )
+
+    async def set_virtual_refs_arr_async(
         self,
         array_path: str,
         chunk_grid_shape: tuple[int, ...],
@@ -400,6 +304,21 @@ class IcechunkStore(Store, SyncMixin):
         arr_offset: tuple[int, ...] | None = None,
         checksum: datetime | str | None = None,
     ) -> list[tuple[int, ...]] | None:
+        """Async version of :meth:`set_virtual_refs_arr`."""
+        self._check_writable()
+        return await self._core.set_virtual_refs_arr(
+            array_path,
+            chunk_grid_shape,
+            locations,
+            offsets,
+            lengths,
+            validate_containers=validate_containers,
+            arr_offset=arr_offset,
+            checksum=checksum,
+        )
+
+    set_virtual_refs_arr = blocking(
+        set_virtual_refs_arr_async,
         """Store the virtual references of a block of chunks from flat columns.
 
         Much faster than :meth:`set_virtual_refs` for many chunks: no per-chunk
@@ -428,47 +347,8 @@ class IcechunkStore(Store, SyncMixin):
         -------
         list of tuple of int, or None
             None when every reference was stored; otherwise the skipped chunk indices.
-        """
-        return sync(
-            self.set_virtual_refs_arr_async(
-                array_path,
-                chunk_grid_shape,
-                locations,
-                offsets,
-                lengths,
-                validate_containers=validate_containers,
-                arr_offset=arr_offset,
-                checksum=checksum,
-            ),
-            method="IcechunkStore.set_virtual_refs_arr",
-        )
-
-    async def set_virtual_refs_arr_async(
-        self,
-        array_path: str,
-        chunk_grid_shape: tuple[int, ...],
-        locations: list[str],
-        offsets: np.ndarray,
-        lengths: np.ndarray,
-        *,
-        validate_containers: bool = True,
-        arr_offset: tuple[int, ...] | None = None,
-        checksum: datetime | str | None = None,
-    ) -> list[tuple[int, ...]] | None:
-        """Async version of :meth:`set_virtual_refs_arr`."""
-        self._check_writable()
-        node = await self._array_node(array_path)
-        return virtual_refs.set_virtual_refs_arr(
-            self._core.session,
-            node,
-            chunk_grid_shape,
-            locations,
-            offsets,
-            lengths,
-            validate_containers=validate_containers,
-            arr_offset=arr_offset,
-            checksum=checksum,
-        )
+        """,
+    )
 
     async def array_chunk_iterator(
         self, array_path: str, batch_size: int = 100_000
@@ -484,16 +364,8 @@ class IcechunkStore(Store, SyncMixin):
         keyed by row. Uninitialized chunks are left out; the session's uncommitted changes
         are included.
         """
-        node = await self._array_node(array_path)
-        async for batch in virtual_refs.iter_chunk_refs(self._core.session, node, batch_size):
+        async for batch in self._core.chunk_ref_batches(array_path, batch_size):
             yield batch.as_tuple()
-
-    async def _array_node(self, array_path: str) -> Any:
-        path = "/" + array_path.strip("/")
-        node = await self._core.session.get_node(path)
-        if node is None or node.array is None:
-            raise NodeNotFoundError(f"no array at {path!r}")
-        return node
 
     # --- listing -----------------------------------------------------------------------------
 

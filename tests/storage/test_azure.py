@@ -26,11 +26,12 @@ from typing import Any
 
 import pytest
 
+from icechunk import StorageRetriesSettings
 from icechunk._exceptions import ObjectNotFoundError
 from icechunk.credentials import azure_static_credentials
 from icechunk.storage import azure_storage
 from icechunk.storage._backend import StorageBackend
-from icechunk.storage._cloud import AzureSpec, RetrySettings
+from icechunk.storage._specs import AzureSpec
 
 from .conformance import StorageBackendTests
 
@@ -135,7 +136,7 @@ def make_spec(endpoint: str, container: str, prefix: str = "repo") -> AzureSpec:
         prefix=prefix,
         credentials=None,
         config={"endpoint": endpoint, "account_key": KEY},
-        retries=RetrySettings(max_tries=2, initial_backoff_ms=10, max_backoff_ms=100),
+        retries=StorageRetriesSettings(max_tries=2, initial_backoff_ms=10, max_backoff_ms=100),
     )
 
 

@@ -1,8 +1,6 @@
-"""Cloud storage factories without a server: specs, credentials mapping, repr and pickling.
-
-(Live conformance runs are in test_s3.py, test_azure.py and test_http.py; no local GCS server
-accepts obstore's XML-API writes, so GCS is covered here only up to building the store.)
-"""
+"""Cloud storage factories and the store-spec mapping without a server: specs, credentials
+mapping, repr and pickling (live conformance runs are in test_s3.py, test_gcs.py,
+test_azure.py and test_http.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from icechunk._config import S3Options
+from icechunk._config import ObjectStoreConfig, S3Options
+from icechunk._exceptions import ConfigError
 from icechunk.credentials import (
     GcsBearerCredential,
     S3StaticCredentials,
@@ -26,9 +25,18 @@ from icechunk.storage import (
     s3_storage,
     tigris_storage,
 )
-from icechunk.storage._cloud import RetrySettings, S3Spec, _RefreshingProvider, _s3_credential
-from icechunk.storage._gcs import GcsJsonBackend
+from icechunk.storage._gcs import GcsBackend
 from icechunk.storage._object_store import ObjectStoreBackend, decode_version, encode_version
+from icechunk.storage._specs import (
+    TIGRIS_ENDPOINT,
+    AzureSpec,
+    GcsSpec,
+    HttpSpec,
+    RefreshingProvider,
+    S3Spec,
+    _s3_credential,
+    spec_for,
+)
 
 
 def _spec(storage: Storage) -> object:
@@ -88,12 +96,8 @@ def test_gcs_variants_build() -> None:
         ),
     ):
         assert "gs://g/p" in repr(storage)
-        backend = storage._backend()
-        # no OAuth exchange needed: the JSON-API backend, with an obstore store for reads
-        assert isinstance(backend, GcsJsonBackend)
-        assert backend.store is not None
-    service_account = gcs_storage(bucket="g", prefix="p", from_env=True)
-    assert isinstance(service_account._backend(), ObjectStoreBackend)
+        assert isinstance(storage._backend(), GcsBackend)  # the client is built on first use
+    assert isinstance(gcs_storage(bucket="g", prefix="p", from_env=True)._backend(), GcsBackend)
 
 
 def test_refreshing_provider_uses_initial_then_fetches() -> None:
@@ -101,15 +105,15 @@ def test_refreshing_provider_uses_initial_then_fetches() -> None:
     credentials = s3_refreshable_credentials(
         lambda: S3StaticCredentials("fetched", "secret"), scatter_initial_credentials=True
     )
-    provider = _RefreshingProvider(credentials, _s3_credential)
+    provider = RefreshingProvider(credentials, _s3_credential)
     assert provider()["access_key_id"] == "fetched"
     expired = s3_refreshable_credentials(lambda: S3StaticCredentials("fresh", "secret"))
     object.__setattr__(expired, "current", S3StaticCredentials("old", "s", None, later))
-    provider = _RefreshingProvider(expired, _s3_credential)
+    provider = RefreshingProvider(expired, _s3_credential)
     assert provider()["access_key_id"] == "old"  # initial value still valid
     assert provider()["access_key_id"] == "fresh"  # then the function
     gcs = gcs_refreshable_credentials(lambda: GcsBearerCredential("tok"))
-    assert _RefreshingProvider(gcs, lambda c: {"token": c.bearer})()["token"] == "tok"
+    assert RefreshingProvider(gcs, lambda c: {"token": c.bearer})()["token"] == "tok"
 
 
 def test_version_tokens_round_trip() -> None:
@@ -117,7 +121,40 @@ def test_version_tokens_round_trip() -> None:
     assert decode_version(encode_version('"etag"', "v7")) == {"e_tag": '"etag"', "version": "v7"}
 
 
-def test_retry_settings() -> None:
-    assert RetrySettings().to_obstore() is None
-    config = RetrySettings(max_tries=1).to_obstore()
-    assert config is not None and config["max_retries"] == 0
+def test_s3_family_specs_share_one_mapping() -> None:
+    options = S3Options(region="eu-west-1", endpoint_url="http://127.0.0.1:1", allow_http=True)
+    for store in (ObjectStoreConfig.S3(options), ObjectStoreConfig.S3Compatible(options)):
+        spec = spec_for(store, "b", "p")
+        assert isinstance(spec, S3Spec)
+        assert (spec.region, spec.endpoint_url, spec.allow_http) == (
+            "eu-west-1",
+            "http://127.0.0.1:1",
+            True,
+        )
+    tigris = spec_for(ObjectStoreConfig.Tigris(S3Options()), "b", None, read_only=True)
+    assert isinstance(tigris, S3Spec)
+    assert (tigris.endpoint_url, tigris.region, tigris.read_only) == (TIGRIS_ENDPOINT, "auto", True)
+    assert not tigris.make_backend().can_write
+
+
+def test_spec_for_gcs_azure_http() -> None:
+    gcs = spec_for(ObjectStoreConfig.Gcs({"base_url": "http://127.0.0.1:1"}), "g", "p")
+    assert isinstance(gcs, GcsSpec) and gcs.config == {"base_url": "http://127.0.0.1:1"}
+    azure = spec_for(ObjectStoreConfig.Azure({"account": "acc", "use_emulator": "true"}), "c", "p")
+    assert isinstance(azure, AzureSpec)
+    assert (azure.account, azure.container, azure.config) == ("acc", "c", {"use_emulator": "true"})
+    http = spec_for(ObjectStoreConfig.Http(), "http://127.0.0.1:1", "some/root")
+    assert isinstance(http, HttpSpec) and http.url == "http://127.0.0.1:1/some/root"
+
+
+def test_spec_for_refuses_other_kinds_of_credentials() -> None:
+    from icechunk.credentials import gcs_anonymous_credentials, s3_anonymous_credentials
+
+    with pytest.raises(ConfigError, match="S3"):
+        spec_for(ObjectStoreConfig.S3(S3Options()), "b", None, gcs_anonymous_credentials())
+    with pytest.raises(ConfigError, match="GCS"):
+        spec_for(ObjectStoreConfig.Gcs(), "b", None, s3_anonymous_credentials())
+    with pytest.raises(ConfigError, match="account"):
+        spec_for(ObjectStoreConfig.Azure(), "c", None)
+    with pytest.raises(ConfigError, match="cloud object store"):
+        spec_for(ObjectStoreConfig.InMemory(), "b", None)

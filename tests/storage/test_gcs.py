@@ -27,23 +27,23 @@ import numpy as np
 import pytest
 import zarr
 
+from icechunk import StorageRetriesSettings
 from icechunk._exceptions import (
     ObjectNotFoundError,
     PreconditionFailedError,
     StorageAuthError,
     StorageError,
 )
-from icechunk.credentials import GcsBearerCredential, gcs_static_credentials
+from icechunk.credentials import GcsBearerCredential, GcsCredentials, gcs_static_credentials
 from icechunk.storage import gcs_storage
 from icechunk.storage._backend import PutMode, StorageBackend
-from icechunk.storage._cloud import GcsSpec, RetrySettings
-from icechunk.storage._gcs import GcsJsonBackend, _TokenCache
-from icechunk.storage._object_store import ObjectStoreBackend
+from icechunk.storage._gcs import GcsBackend, google_credentials
+from icechunk.storage._specs import GcsSpec
 
 from .conformance import StorageBackendTests, collect
 from .fault_proxy import fault_proxy
 
-FAST_RETRIES = RetrySettings(max_tries=2, initial_backoff_ms=10, max_backoff_ms=100)
+FAST_RETRIES = StorageRetriesSettings(max_tries=2, initial_backoff_ms=10, max_backoff_ms=100)
 
 
 def _binary() -> str | None:
@@ -156,7 +156,7 @@ class TestGcsBackend(StorageBackendTests):
     @pytest.fixture
     def backend(self, gcs_endpoint: str, bucket: str) -> StorageBackend:
         backend = make_spec(gcs_endpoint, bucket).make_backend()
-        assert isinstance(backend, GcsJsonBackend)
+        assert isinstance(backend, GcsBackend)
         return backend
 
 
@@ -177,16 +177,15 @@ async def test_lost_response_retry_is_not_a_conflict(
 ) -> None:
     """An upload that succeeded but whose response was lost and was sent again succeeds."""
     backend = make_spec(gcs_endpoint, bucket).make_backend()
-    assert isinstance(backend, GcsJsonBackend)
-    original = backend._request
+    assert isinstance(backend, GcsBackend)
+    original = backend._put_once
 
-    def send_twice(method: str, path: str, **kwargs: Any) -> Any:
-        if method == "POST":
-            original(method, path, **kwargs)  # the first response is "lost"
-            return dataclasses.replace(original(method, path, **kwargs), retried=True)
-        return original(method, path, **kwargs)
+    async def send_twice(key: str, data: Any, mode: Any, if_match: Any, write_id: Any) -> str:
+        if write_id is not None:
+            await original(key, data, mode, if_match, write_id)  # the first response is "lost"
+        return await original(key, data, mode, if_match, write_id)
 
-    monkeypatch.setattr(backend, "_request", send_twice)
+    monkeypatch.setattr(backend, "_put_once", send_twice)
     created = await backend.put("refs/tag.t/ref.json", b"x", mode=PutMode.CREATE)
     assert (await backend.get_versioned("refs/tag.t/ref.json")).version == created
     base = await backend.put("refs/branch.main/ref.json", b"a")
@@ -231,13 +230,13 @@ def test_gcs_storage_factory_round_trip(gcs_endpoint: str, bucket: str) -> None:
 
 
 def test_bearer_tokens_are_sent(gcs_endpoint: str, bucket: str) -> None:
-    """The emulator ignores authorization; check the token reaches the backend's requests."""
+    """The emulator ignores authorization; check the token reaches the client's credentials."""
     static = gcs_storage(
         bucket=bucket, prefix="bearer", bearer_token="t0k3n", config={"base_url": gcs_endpoint}
     )._backend()
-    assert isinstance(static, GcsJsonBackend)
-    assert static._tokens is not None and static._tokens.token() == "t0k3n"
+    assert isinstance(static, GcsBackend)
     asyncio.run(static.put("k", b"v", mode=PutMode.CREATE))
+    assert static._handle().client._credentials.token == "t0k3n"
     copy = pickle.loads(pickle.dumps(static))
     assert asyncio.run(copy.get("k")) == b"v"
 
@@ -249,29 +248,26 @@ def test_bearer_tokens_are_sent(gcs_endpoint: str, bucket: str) -> None:
     refreshing = gcs_storage(
         bucket=bucket, prefix="bearer", get_credentials=fetch, config={"base_url": gcs_endpoint}
     )._backend()
-    assert isinstance(refreshing, GcsJsonBackend)
-    assert refreshing._tokens is not None and refreshing._tokens.token() == "fresh"
+    assert isinstance(refreshing, GcsBackend)
     assert asyncio.run(refreshing.get("k")) == b"v"
+    assert refreshing._handle().client._credentials.token == "fresh"
 
 
-def test_tokens_are_cached_until_they_expire() -> None:
-    calls: list[datetime | None] = []
-    expiry: list[datetime | None] = [datetime.now(UTC) + timedelta(hours=1)]
+def test_refreshable_tokens_are_used_until_they_expire() -> None:
+    fetched: list[int] = []
 
-    def provider() -> dict[str, Any]:
-        calls.append(expiry[0])
-        return {"token": f"t{len(calls)}", "expires_at": expiry[0]}
+    def fetch() -> GcsBearerCredential:
+        fetched.append(1)
+        return GcsBearerCredential("fresh", expires_after=datetime.now(UTC) + timedelta(hours=1))
 
-    cache = _TokenCache(provider)
-    assert cache.token() == "t1"
-    assert cache.token() == "t1"
-    expiry[0] = datetime.now(UTC) + timedelta(seconds=10)  # within the refresh margin
-    cache = _TokenCache(provider)
-    assert cache.token() == "t2"
-    assert cache.token() == "t3"
-    expiry[0] = None  # never expires
-    cache = _TokenCache(provider)
-    assert cache.token() == cache.token() == "t4"
+    lasting = GcsBearerCredential("initial", expires_after=datetime.now(UTC) + timedelta(hours=1))
+    credentials = google_credentials(GcsCredentials.Refreshable(fetch, lasting), {})
+    assert credentials.valid and credentials.token == "initial" and not fetched
+    expiring = GcsBearerCredential("old", expires_after=datetime.now(UTC) + timedelta(seconds=10))
+    credentials = google_credentials(GcsCredentials.Refreshable(fetch, expiring), {})
+    assert not credentials.valid  # within the refresh margin
+    credentials.refresh(None)
+    assert credentials.token == "fresh" and credentials.valid and len(fetched) == 1
 
 
 def test_token_failure_is_an_auth_error(gcs_endpoint: str, bucket: str) -> None:
@@ -281,51 +277,36 @@ def test_token_failure_is_an_auth_error(gcs_endpoint: str, bucket: str) -> None:
     backend = gcs_storage(
         bucket=bucket, prefix="p", get_credentials=broken, config={"base_url": gcs_endpoint}
     )._backend()
-    with pytest.raises(StorageAuthError):
+    with pytest.raises(StorageAuthError, match="no token today"):
         asyncio.run(backend.get("k"))
 
 
-def test_service_account_credentials_use_obstore() -> None:
-    """Credentials that need an OAuth exchange go through obstore (not against the emulator)."""
+def test_invalid_service_account_key_is_an_auth_error() -> None:
     spec = GcsSpec(
         "bucket",
         "p",
         gcs_static_credentials(service_account_key=json.dumps({"type": "service_account"})),
     )
-    try:
-        backend = spec.make_backend()
-    except StorageError:
-        return  # obstore validates the key eagerly
-    assert isinstance(backend, ObjectStoreBackend)
+    with pytest.raises(StorageAuthError, match="credentials"):
+        asyncio.run(spec.make_backend().get("k"))
 
 
 def test_retry_settings_reach_the_backend() -> None:
-    spec = GcsSpec(
-        "b",
-        None,
-        None,
-        {"skip_signature": "true"},
-        RetrySettings(max_tries=3, initial_backoff_ms=5, max_backoff_ms=50),
-    )
-    backend = spec.make_backend()
-    assert isinstance(backend, GcsJsonBackend)
-    assert backend._retries.max_tries == 3
-    assert backend._retries.initial_backoff_s == 0.005
-    assert backend._retries.max_backoff_s == 0.05
+    retries = StorageRetriesSettings(max_tries=3, initial_backoff_ms=5, max_backoff_ms=50)
+    backend = GcsSpec("b", None, None, {"skip_signature": "true"}, retries).make_backend()
+    assert isinstance(backend, GcsBackend)
+    assert backend._retries == retries
 
 
 def test_obstore_store_for_virtual_chunks(gcs_endpoint: str, bucket: str) -> None:
-    """The JSON backend still exposes an obstore store (virtual chunk reads use it).
+    """Virtual chunk reads use obstore's GCS store for the same location.
 
     fake-gcs-server does not serve obstore's XML-API paths (``%2F``-escaped names), so only
     the store's construction is checked here.
     """
     from obstore.store import GCSStore
 
-    backend = make_spec(gcs_endpoint, bucket, prefix=None).make_backend()
-    assert isinstance(backend, GcsJsonBackend)
-    assert isinstance(backend.store, GCSStore)
-    assert backend.store is backend.store
+    assert isinstance(make_spec(gcs_endpoint, bucket, prefix=None).object_store(), GCSStore)
 
 
 def test_repository_retry_settings_reach_the_backend(gcs_endpoint: str, bucket: str) -> None:
@@ -338,21 +319,21 @@ def test_repository_retry_settings_reach_the_backend(gcs_endpoint: str, bucket: 
     retries = icechunk.StorageRetriesSettings(max_tries=3, initial_backoff_ms=5, max_backoff_ms=50)
     assert storage._backend(None) is storage._backend()
     tuned = storage._backend(retries)
-    assert isinstance(tuned, GcsJsonBackend)
+    assert isinstance(tuned, GcsBackend)
     assert tuned is storage._backend(retries)
     assert tuned is not storage._backend()
-    assert tuned._retries.max_tries == 3 and tuned._retries.max_backoff_s == 0.05
+    assert tuned._retries == retries
 
     config = icechunk.RepositoryConfig(storage=icechunk.StorageSettings(retries=retries))
     repo = icechunk.Repository.create(storage, config)
     backend = repo._core.backend
-    assert isinstance(backend, GcsJsonBackend) and backend._retries.max_tries == 3
+    assert isinstance(backend, GcsBackend) and backend._retries.max_tries == 3
     session = repo.writable_session("main")
     array = zarr.create_array(session.store, name="a", shape=(4,), chunks=(2,), dtype="i4")
     array[:] = np.arange(4)
     session.commit("over the JSON API")
     reopened = icechunk.Repository.open(storage)
-    assert isinstance(reopened._core.backend, GcsJsonBackend)
+    assert isinstance(reopened._core.backend, GcsBackend)
     assert reopened._core.backend._retries.max_tries == 3  # persisted config
     read = zarr.open_array(reopened.readonly_session("main").store, path="a", mode="r")
     assert np.array_equal(np.asarray(read[:]), np.arange(4))
@@ -365,11 +346,11 @@ def _conditional_upload(method: str, target: str, headers: dict[str, str]) -> bo
 async def test_conditional_upload_reset_before_reaching_the_server_is_retried(
     gcs_endpoint: str, bucket: str
 ) -> None:
-    retries = RetrySettings(max_tries=3, initial_backoff_ms=10, max_backoff_ms=50)
+    retries = StorageRetriesSettings(max_tries=3, initial_backoff_ms=10, max_backoff_ms=50)
     with fault_proxy(gcs_endpoint) as proxy:
         spec = dataclasses.replace(make_spec(proxy.url, bucket), retries=retries)
         backend = spec.make_backend()
-        assert isinstance(backend, GcsJsonBackend)
+        assert isinstance(backend, GcsBackend)
         proxy.reset(_conditional_upload, times=1)
         created = await backend.put("refs/tag.t/ref.json", b"x", mode=PutMode.CREATE)
         assert len(proxy.resets) == 1

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from http_server import serve_directory
 
+from icechunk import StorageRetriesSettings
 from icechunk._exceptions import ObjectNotFoundError, ReadOnlyStorageError
 from icechunk.storage import Storage
 from icechunk.storage._backend import ByteRange, PutMode, StorageBackend
-from icechunk.storage._cloud import HttpSpec, RetrySettings
+from icechunk.storage._specs import HttpSpec, effective_retries
 
 from .conformance import collect
 
@@ -42,7 +43,7 @@ def http_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, P
 @pytest.fixture
 def backend(http_root: tuple[str, Path]) -> StorageBackend:
     url, _ = http_root
-    return HttpSpec(url, retries=RetrySettings(max_tries=1)).make_backend()
+    return HttpSpec(url, retries=effective_retries(StorageRetriesSettings(max_tries=1))).make_backend()
 
 
 async def test_get_and_ranges(backend: StorageBackend) -> None:
@@ -110,6 +111,6 @@ def test_repository_served_over_http_lists_its_refs(tmp_path: Path) -> None:
         served = icechunk.Repository.open(icechunk.http_storage(url))
         assert served.list_branches() == {"main", "my branch"}
         assert served.list_tags() == {"it works!"}
-        assert [s.message for s in served.ancestry(tag="it works!")][0] == "data"
+        assert next(s.message for s in served.ancestry(tag="it works!")) == "data"
         store = served.readonly_session(branch="my branch").store
         np.testing.assert_array_equal(zarr.open_array(store, path="a", mode="r")[:], 7)

@@ -1,94 +1,35 @@
-"""The storage conformance suite against S3, served by moto on 127.0.0.1.
-
-moto must be installed (``moto[server]``, in the test extra). Without it the tests are skipped,
-except under ``CI=true`` where a missing server is a failure.
-"""
+"""The storage conformance suite against S3, served by moto on 127.0.0.1 (see
+``_helpers.s3``)."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import logging
-import os
 import pickle
-import threading
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from _helpers.s3 import REGION, moto_server, new_bucket
 
+from icechunk import StorageRetriesSettings
 from icechunk._exceptions import PreconditionFailedError, StorageError
 from icechunk.credentials import s3_static_credentials
 from icechunk.storage import s3_storage
 from icechunk.storage._backend import PutMode, StorageBackend, VersionedObject
-from icechunk.storage._cloud import RetrySettings, S3Spec
 from icechunk.storage._object_store import ObjectStoreBackend
+from icechunk.storage._specs import S3Spec
 
 from .conformance import StorageBackendTests, collect
 from .fault_proxy import fault_proxy
 
-REGION = "us-east-1"
-FAST_RETRIES = RetrySettings(max_tries=2, initial_backoff_ms=10, max_backoff_ms=100)
-
-
-def atomic_conditional_puts() -> None:
-    """Make moto's conditional PUTs atomic, as S3's are.
-
-    moto checks ``If-Match`` / ``If-None-Match`` and then writes, with no lock between: under
-    concurrent requests two compare-and-swap writes on one version can both succeed, which S3
-    never allows. Serializing its object writes keeps the emulator to S3's guarantee.
-    """
-    from moto.s3.responses import S3Response
-
-    if getattr(S3Response.put_object, "atomic", False):
-        return
-    lock = threading.Lock()
-    plain_put = S3Response.put_object
-
-    def put_object(self: Any, *args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return plain_put(self, *args, **kwargs)
-
-    put_object.atomic = True  # type: ignore[attr-defined]
-    S3Response.put_object = put_object  # type: ignore[method-assign]
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("moto[server] is not installed, and CI=true forbids skipping S3 tests")
-        pytest.skip("moto[server] is not installed")
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    atomic_conditional_puts()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+moto_endpoint = moto_server  # the fixture, also imported from here by test_cli.py
+FAST_RETRIES = StorageRetriesSettings(max_tries=2, initial_backoff_ms=10, max_backoff_ms=100)
 
 
 @pytest.fixture
 def bucket(moto_endpoint: str) -> str:
-    import boto3
-
-    name = f"test-{uuid.uuid4().hex[:16]}"
-    client = boto3.client(
-        "s3",
-        endpoint_url=moto_endpoint,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    client.create_bucket(Bucket=name)
-    return name
+    return new_bucket(moto_endpoint)
 
 
 def make_spec(endpoint: str, bucket: str, prefix: str | None = "repo", **extra: Any) -> S3Spec:
@@ -214,7 +155,7 @@ def _conditional_put(method: str, target: str, headers: dict[str, str]) -> bool:
 async def test_conditional_put_reset_before_reaching_the_server_is_retried(
     moto_endpoint: str, bucket: str
 ) -> None:
-    retries = RetrySettings(max_tries=3, initial_backoff_ms=10, max_backoff_ms=50)
+    retries = StorageRetriesSettings(max_tries=3, initial_backoff_ms=10, max_backoff_ms=50)
     with fault_proxy(moto_endpoint) as proxy:
         spec = dataclasses.replace(make_spec(proxy.url, bucket), retries=retries)
         backend = spec.make_backend()

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from .._change_set import ArrayDefinition
 from .._exceptions import InvalidKeyError
-from .._format.snapshot import DimensionShape
+from .._format.manifest import ChunkCoords, uniform_coords
+from .._format.snapshot import DimensionShape, NodeSnapshot
 
 
 @dataclass(frozen=True)
@@ -148,3 +153,36 @@ def grid_shape(shape: tuple[DimensionShape, ...]) -> tuple[int, ...]:
     return tuple(
         -(-d.array_length // d.chunk_length) if d.chunk_length else 0 for d in shape
     )
+
+
+def is_descendant(path: str, ancestor: str) -> bool:
+    """Whether ``path`` lies strictly below ``ancestor`` (both absolute)."""
+    if ancestor == "/":
+        return path != "/"
+    return path.startswith(ancestor + "/")
+
+
+def inside_grid(
+    chunks: Mapping[ChunkCoords, object], grid: tuple[int, ...]
+) -> frozenset[ChunkCoords]:
+    """The coordinates among ``chunks`` that lie inside a chunk grid of shape ``grid``.
+
+    Coordinates of another rank than the grid are compared on their common dimensions.
+    """
+    keys = list(chunks)
+    arr = uniform_coords(keys)
+    if arr is None or arr.shape[1] != len(grid):  # mixed ranks, or none at all
+        return frozenset(c for c in keys if all(i < g for i, g in zip(c, grid)))
+    inside: np.ndarray = np.asarray((arr < np.array(grid, dtype=np.int64)).all(axis=1))
+    if inside.all():
+        return frozenset(keys)
+    return frozenset(itertools.compress(keys, inside.tolist()))
+
+
+def in_extents(coords: ChunkCoords, extents: tuple[tuple[int, int], ...]) -> bool:
+    return all(lo <= c < hi for c, (lo, hi) in zip(coords, extents))
+
+
+def in_grid(coords: ChunkCoords, node: NodeSnapshot) -> bool:
+    assert node.array is not None
+    return all(c * d.chunk_length < d.array_length for c, d in zip(coords, node.array.shape))

@@ -1,7 +1,13 @@
-"""The repository engine: creation, opening, refs, history and diffs."""
+"""The repository engine: creation, opening, refs, history, diffs and sessions.
+
+Methods the public ``Repository`` calls take and return snapshot ids as users see them
+(base32 strings); the engine works with their bytes.
+"""
 
 from __future__ import annotations
 
+import datetime as _dt
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -10,6 +16,7 @@ from typing import Any
 
 from .. import _refs
 from .._asset_manager import AssetManager, AssetSettings
+from .._config import RepositoryConfig
 from .._exceptions import (
     BadSnapshotChainError,
     BranchMovedError,
@@ -21,13 +28,19 @@ from .._exceptions import (
     RepositoryAlreadyExistsError,
     RepositoryNotFoundError,
     SnapshotNotFoundError,
+    error_context,
 )
-from .._format.ids import INITIAL_SNAPSHOT_ID, encode_id
+from .._format.ids import INITIAL_SNAPSHOT_ID, decode_id, encode_id
 from .._format.snapshot import Snapshot, SnapshotHeader
+from .._progress import progress_bar
+from .._snapshots import Diff, SnapshotInfo
+from .._time import to_micros
 from .._virtual import VirtualChunkResolver
 from ..storage._backend import PutMode, StorageBackend
 from ._preload import start_preload
-from .session import DEFAULT_INLINE_THRESHOLD, DiffData, SessionCore
+from .commit import commit
+from .diff import DiffData, combine_logs, describe_snapshot
+from .session import DEFAULT_INLINE_THRESHOLD, SessionCore
 
 CONFIG_KEY = "config.yaml"
 MAIN_BRANCH = "main"
@@ -44,6 +57,28 @@ class EngineSettings:
     splitting: Any = None  # ManifestSplittingConfig, or None: one manifest per array
     preload: Any = None  # ManifestPreloadConfig, or None: upstream's default preload
 
+    @classmethod
+    def from_config(cls, config: RepositoryConfig) -> EngineSettings:
+        """The settings of ``config``, built-in defaults where it sets nothing."""
+        threshold = config.inline_chunk_threshold_bytes
+        compression = config.compression
+        level = compression.level if compression is not None else None
+        caching = config.caching
+        nodes = caching.num_snapshot_nodes if caching is not None else None
+        refs = caching.num_chunk_refs if caching is not None else None
+        defaults = AssetSettings()
+        manifest = config.manifest
+        return cls(
+            splitting=manifest.splitting if manifest is not None else None,
+            preload=manifest.preload if manifest is not None else None,
+            inline_threshold=DEFAULT_INLINE_THRESHOLD if threshold is None else int(threshold),
+            assets=AssetSettings(
+                compression_level=defaults.compression_level if level is None else int(level),
+                snapshot_cache_nodes=defaults.snapshot_cache_nodes if nodes is None else int(nodes),
+                manifest_cache_refs=defaults.manifest_cache_refs if refs is None else int(refs),
+            ),
+        )
+
 
 class RepositoryCore:
     """Async operations on one repository through one storage backend."""
@@ -51,14 +86,28 @@ class RepositoryCore:
     def __init__(
         self,
         backend: StorageBackend,
-        settings: EngineSettings,
+        settings: EngineSettings | None = None,
         virtual: VirtualChunkResolver | None = None,
     ):
+        settings = settings or EngineSettings()
         self.backend = backend
         self.settings = settings
         self.assets = AssetManager(backend, settings.assets)
         self.virtual = virtual or VirtualChunkResolver({}, {})
         self.default_commit_metadata: dict[str, Any] = {}
+
+    @classmethod
+    def for_config(
+        cls,
+        backend: StorageBackend,
+        config: RepositoryConfig,
+        credentials: Mapping[str, Any],
+    ) -> RepositoryCore:
+        """The engine of a repository opened with ``config`` and virtual chunk ``credentials``."""
+        containers = config.virtual_chunk_containers or {}
+        return cls(
+            backend, EngineSettings.from_config(config), VirtualChunkResolver(containers, credentials)
+        )
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -127,6 +176,17 @@ class RepositoryCore:
                 "Repository.create (or open_or_create)"
             )
 
+    async def open_config_yaml(self) -> bytes | None:
+        """The persisted ``config.yaml`` of the repository (None if it has none).
+
+        Raises
+        ------
+        RepositoryNotFoundError
+            When there is no repository.
+        """
+        await self.ensure_exists()
+        return await self.fetch_config_yaml()
+
     async def fetch_config_yaml(self) -> bytes | None:
         try:
             return await self.backend.get(CONFIG_KEY)
@@ -138,11 +198,11 @@ class RepositoryCore:
 
     # --- refs --------------------------------------------------------------------------------
 
-    async def lookup_branch(self, name: str) -> bytes:
-        return (await _refs.read_branch(self.backend, name)).snapshot_id
+    async def lookup_branch(self, name: str) -> str:
+        return encode_id((await _refs.read_branch(self.backend, name)).snapshot_id)
 
-    async def lookup_tag(self, name: str) -> bytes:
-        return await _refs.read_tag(self.backend, name)
+    async def lookup_tag(self, name: str) -> str:
+        return encode_id(await _refs.read_tag(self.backend, name))
 
     async def list_branches(self) -> set[str]:
         return (await _refs.list_refs(self.backend))[0]
@@ -150,9 +210,10 @@ class RepositoryCore:
     async def list_tags(self) -> set[str]:
         return (await _refs.list_refs(self.backend))[1]
 
-    async def create_branch(self, name: str, snapshot_id: bytes) -> None:
-        await self.assets.fetch_snapshot(snapshot_id)
-        await _refs.create_branch(self.backend, name, snapshot_id)
+    async def create_branch(self, name: str, snapshot_id: str) -> None:
+        sid = decode_id(snapshot_id)
+        await self.assets.fetch_snapshot(sid)
+        await _refs.create_branch(self.backend, name, sid)
 
     async def delete_branch(self, name: str) -> None:
         if name == MAIN_BRANCH:
@@ -161,28 +222,31 @@ class RepositoryCore:
         await _refs.delete_branch(self.backend, name)
 
     async def reset_branch(
-        self, name: str, snapshot_id: bytes, from_snapshot_id: bytes | None
+        self, name: str, snapshot_id: str, from_snapshot_id: str | None = None
     ) -> None:
         """Point branch ``name`` at ``snapshot_id``, optionally only if it is at ``from_snapshot_id``."""
-        await self.assets.fetch_snapshot(snapshot_id)
+        target = decode_id(snapshot_id)
+        expected = None if from_snapshot_id is None else decode_id(from_snapshot_id)
+        await self.assets.fetch_snapshot(target)
         current = await _refs.read_branch(self.backend, name)
-        if from_snapshot_id is not None and current.snapshot_id != from_snapshot_id:
+        if expected is not None and current.snapshot_id != expected:
             raise BranchMovedError(
                 f"branch update conflict: branch {name!r} points to "
-                f"{encode_id(current.snapshot_id)}, not {encode_id(from_snapshot_id)} as the reset "
+                f"{encode_id(current.snapshot_id)}, not {encode_id(expected)} as the reset "
                 "expected; look it up again and retry"
             )
         try:
-            await _refs.update_branch(self.backend, name, snapshot_id, current.version)
+            await _refs.update_branch(self.backend, name, target, current.version)
         except PreconditionFailedError:
             raise BranchMovedError(
                 f"branch update conflict: branch {name!r} moved while it was being reset; look it "
                 "up again and retry"
             ) from None
 
-    async def create_tag(self, name: str, snapshot_id: bytes) -> None:
-        await self.assets.fetch_snapshot(snapshot_id)
-        await _refs.create_tag(self.backend, name, snapshot_id)
+    async def create_tag(self, name: str, snapshot_id: str) -> None:
+        sid = decode_id(snapshot_id)
+        await self.assets.fetch_snapshot(sid)
+        await _refs.create_tag(self.backend, name, sid)
 
     async def delete_tag(self, name: str) -> None:
         await _refs.delete_tag(self.backend, name)
@@ -191,7 +255,7 @@ class RepositoryCore:
         self,
         branch: str | None = None,
         tag: str | None = None,
-        snapshot_id: bytes | None = None,
+        snapshot_id: str | None = None,
     ) -> bytes:
         """The snapshot id named by exactly one of ``branch``, ``tag`` or ``snapshot_id``."""
         given = [x for x in (branch, tag, snapshot_id) if x is not None]
@@ -200,12 +264,13 @@ class RepositoryCore:
                 "give exactly one of branch=, tag= or snapshot_id= to choose a version"
             )
         if branch is not None:
-            return await self.lookup_branch(branch)
+            return (await _refs.read_branch(self.backend, branch)).snapshot_id
         if tag is not None:
-            return await self.lookup_tag(tag)
+            return await _refs.read_tag(self.backend, tag)
         assert snapshot_id is not None
-        await self.assets.fetch_snapshot(snapshot_id)
-        return snapshot_id
+        sid = decode_id(snapshot_id)
+        await self.assets.fetch_snapshot(sid)
+        return sid
 
     # --- history -----------------------------------------------------------------------------
 
@@ -217,7 +282,34 @@ class RepositoryCore:
             yield header
             current = header.parent_id
 
-    async def diff(self, from_id: bytes, to_id: bytes) -> DiffData:
+    async def history(
+        self, branch: str | None, tag: str | None, snapshot_id: str | None
+    ) -> AsyncIterator[SnapshotInfo]:
+        """The history of one version, newest first."""
+        with error_context("ancestry", branch=branch, tag=tag, snapshot_id=snapshot_id):
+            start = await self.resolve_version(branch, tag, snapshot_id)
+            async for snapshot in self.ancestry(start):
+                yield SnapshotInfo._from_snapshot(snapshot)
+
+    async def lookup_snapshot(self, snapshot_id: str) -> SnapshotInfo:
+        return SnapshotInfo._from_snapshot(await self.assets.fetch_snapshot(decode_id(snapshot_id)))
+
+    async def inspect_snapshot(self, snapshot_id: str, pretty: bool) -> str:
+        """A JSON description of one snapshot: id, parent, time, message, manifests, nodes."""
+        snapshot = await self.assets.fetch_snapshot(decode_id(snapshot_id))
+        return json.dumps(describe_snapshot(snapshot), indent=2 if pretty else None)
+
+    async def diff(
+        self,
+        from_version: tuple[str | None, str | None, str | None],
+        to_version: tuple[str | None, str | None, str | None],
+    ) -> Diff:
+        """What changed from one ``(branch, tag, snapshot_id)`` version to a later one."""
+        start = await self.resolve_version(*from_version)
+        end = await self.resolve_version(*to_version)
+        return (await self.diff_ids(start, end)).to_public()
+
+    async def diff_ids(self, from_id: bytes, to_id: bytes) -> DiffData:
         """What changed from snapshot ``from_id`` to its descendant ``to_id``."""
         between = []
         async for snapshot in self.ancestry(to_id):
@@ -233,7 +325,7 @@ class RepositoryCore:
         logs = [await self.assets.fetch_transaction_log(s) for s in between]
         from_snap = await self.assets.fetch_snapshot(from_id)
         to_snap = await self.assets.fetch_snapshot(to_id)
-        return _combine_logs(logs, from_snap, to_snap)
+        return combine_logs(logs, from_snap, to_snap)
 
     # --- sessions ----------------------------------------------------------------------------
 
@@ -288,41 +380,42 @@ class RepositoryCore:
         """The snapshot a branch points to, with the storage version of its ref."""
         return await _refs.read_branch(self.backend, name)
 
+    async def readonly_session(
+        self,
+        branch: str | None,
+        tag: str | None,
+        snapshot_id: str | None,
+        as_of: _dt.datetime | None,
+    ) -> SessionCore:
+        """A read-only session at a version (with ``as_of``: its last snapshot by then)."""
+        target = await self.resolve_version(branch, tag, snapshot_id)
+        if as_of is not None:
+            target = await self._as_of(target, as_of)
+        ref = f"branch {branch!r}" if branch is not None else f"tag {tag!r}" if tag else None
+        return await self.open_session(target, branch, True, ref=ref)
 
-def _combine_logs(logs: list[Any], from_snap: Snapshot, to_snap: Snapshot) -> DiffData:
-    new_groups: set[bytes] = set()
-    new_arrays: set[bytes] = set()
-    deleted_groups: set[bytes] = set()
-    deleted_arrays: set[bytes] = set()
-    updated_groups: set[bytes] = set()
-    updated_arrays: set[bytes] = set()
-    chunks: dict[bytes, set[tuple[int, ...]]] = {}
-    for log in logs:
-        new_groups |= log.new_groups
-        new_arrays |= log.new_arrays
-        deleted_groups |= log.deleted_groups
-        deleted_arrays |= log.deleted_arrays
-        updated_groups |= log.updated_groups
-        updated_arrays |= log.updated_arrays
-        for nid, coords in log.updated_chunks.items():
-            chunks.setdefault(nid, set()).update(coords)
-    new_ids = new_groups | new_arrays
-    deleted_ids = deleted_groups | deleted_arrays
-    to_paths = {n.node_id: n.path for n in to_snap.nodes}
-    from_paths = {n.node_id: n.path for n in from_snap.nodes}
+    async def _as_of(self, tip: bytes, as_of: _dt.datetime) -> bytes:
+        limit = to_micros(as_of)
+        async for snapshot in self.ancestry(tip):
+            if snapshot.flushed_at <= limit:
+                return snapshot.snapshot_id
+        raise SnapshotNotFoundError(f"no snapshot on this branch was written at or before {as_of}")
 
-    def paths(ids: set[bytes], where: Mapping[bytes, str]) -> frozenset[str]:
-        return frozenset(where[i] for i in ids if i in where)
+    async def writable_session(self, branch: str) -> SessionCore:
+        """A writable session on the tip of ``branch``."""
+        tip = await self.branch_tip(branch)
+        return await self.open_session(
+            tip.snapshot_id, branch, False, tip.version, ref=f"branch {branch!r}"
+        )
 
-    return DiffData(
-        new_groups=paths(new_groups - deleted_ids, to_paths),
-        new_arrays=paths(new_arrays - deleted_ids, to_paths),
-        deleted_groups=paths(deleted_groups - new_ids, from_paths),
-        deleted_arrays=paths(deleted_arrays - new_ids, from_paths),
-        updated_groups=paths(updated_groups - new_ids - deleted_ids, to_paths),
-        updated_arrays=paths(updated_arrays - new_ids - deleted_ids, to_paths),
-        updated_chunks={
-            to_paths[nid]: frozenset(c) for nid, c in chunks.items() if nid in to_paths
-        },
-    )
-
+    async def rewrite_manifests(
+        self, message: str, branch: str, metadata: Mapping[str, Any] | None, progress: bool
+    ) -> str:
+        """Commit to ``branch`` a snapshot whose arrays each get one freshly written manifest."""
+        session = await self.writable_session(branch)
+        session.rewrite_manifests = True
+        with progress_bar(progress, unit="array") as bar:
+            arrays = [n for n in (await session.nodes()).values() if n.array is not None]
+            bar.stage("Rewriting manifests", len(arrays))
+            session.progress = bar
+            return await commit(session, message, {"splitting_config": None, **(metadata or {})})

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from .. import _refs
 from .._asset_manager import AssetManager
 from .._change_set import (
     ArrayDefinition,
@@ -29,15 +27,11 @@ from .._change_set import (
     merge_change_sets,
 )
 from .._exceptions import (
-    BranchNotFoundError,
     ChunkWriteConflictError,
-    ConflictError,
     ForkSessionError,
     InvalidKeyError,
-    NoChangesToCommitError,
-    PreconditionFailedError,
+    NodeNotFoundError,
     ReadOnlySessionError,
-    SessionError,
 )
 from .._format.ids import encode_id, new_id8, new_id12
 from .._format.manifest import (
@@ -45,45 +39,30 @@ from .._format.manifest import (
     ChunkPayload,
     ChunkRefTable,
     InlineChunk,
-    Manifest,
     NativeChunk,
     VirtualChunk,
     concat_tables,
 )
 from .._format.snapshot import (
     ArrayNodeData,
-    ManifestFileInfo,
-    ManifestRef,
     NodeSnapshot,
     Snapshot,
 )
 from .._progress import NoProgress, Progress
 from .._virtual import VirtualChunkResolver
-from ._nodes import ChunkKeyEncoding, chunk_key_encoding, grid_shape
-from ._splitting import plan_manifests, split_sizes
+from ..storage._backend import ByteRange
+from ._nodes import (
+    ChunkKeyEncoding,
+    chunk_key_encoding,
+    grid_shape,
+    in_extents,
+    in_grid,
+    is_descendant,
+)
+from .diff import DiffData
 
 DEFAULT_INLINE_THRESHOLD = 512
 _log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class DiffData:
-    """Paths changed between two states (the engine's form of the public ``Diff``)."""
-
-    new_groups: frozenset[str] = frozenset()
-    new_arrays: frozenset[str] = frozenset()
-    deleted_groups: frozenset[str] = frozenset()
-    deleted_arrays: frozenset[str] = frozenset()
-    updated_groups: frozenset[str] = frozenset()
-    updated_arrays: frozenset[str] = frozenset()
-    updated_chunks: Mapping[str, AbstractSet[ChunkCoords]] = field(default_factory=dict)
-
-
-def is_descendant(path: str, ancestor: str) -> bool:
-    """Whether ``path`` lies strictly below ``ancestor`` (both absolute)."""
-    if ancestor == "/":
-        return path != "/"
-    return path.startswith(ancestor + "/")
 
 
 class SessionCore:
@@ -134,7 +113,7 @@ class SessionCore:
         self.progress: Progress = NoProgress()
         self._nodes: dict[str, NodeSnapshot] | None = None
         self._encodings: dict[bytes, ChunkKeyEncoding] = {}
-        self._lock = asyncio.Lock()
+        self.lock = asyncio.Lock()
         # the background load of manifests chosen by ManifestPreloadConfig (see _preload)
         self.preloading: asyncio.Task[int] | None = None
 
@@ -194,10 +173,10 @@ class SessionCore:
         if found:
             return payload
         assert node.array is not None
-        if not _in_grid(coords, node):
+        if not in_grid(coords, node):
             return None
         for mref in node.array.manifests:
-            if _in_extents(coords, mref.extents):
+            if in_extents(coords, mref.extents):
                 manifest = await self.assets.fetch_manifest(mref.manifest_id)
                 table = manifest.arrays.get(node.node_id)
                 if table is not None:
@@ -217,8 +196,8 @@ class SessionCore:
             if table is not None:
                 tables.append(table)
         base = concat_tables(tables)._sorted() if tables else ChunkRefTable.empty(ndim)
-        changes = self.change_set.chunks.get(node.node_id)
         # a copy (one step under the GIL): other threads may be writing chunks meanwhile
+        changes = self.change_set.chunks.get(node.node_id)
         merged = base if changes is None else changes.copy().apply_to(base)
         grid = np.array(grid_shape(node.array.shape), dtype=np.int64)
         if len(merged) and ndim:
@@ -227,13 +206,43 @@ class SessionCore:
                 merged = merged.filtered(inside)
         return merged
 
-    async def read_chunk(self, payload: ChunkPayload) -> bytes:
-        """The whole chunk a reference points to."""
+    async def read_chunk(self, payload: ChunkPayload, start: int = 0, end: int | None = None) -> bytes:
+        """The bytes ``[start, end)`` (clamped to the chunk) of the chunk a reference points to."""
         if isinstance(payload, InlineChunk):
-            return payload.data
+            return payload.data[start:end]
         if isinstance(payload, NativeChunk):
-            return await self.assets.fetch_native_chunk(payload)
-        return await self.virtual.fetch(payload)
+            if start == 0 and end is None:
+                return await self.assets.fetch_native_chunk(payload)
+            stop = payload.length if end is None else min(end, payload.length)
+            rng = ByteRange(payload.offset + min(start, stop), payload.offset + stop)
+            return await self.assets.fetch_native_chunk(payload, rng)
+        return await self.virtual.fetch(payload, start, end)
+
+    async def array_node(self, array_path: str) -> NodeSnapshot:
+        """The array at ``array_path`` (``"a/b"`` or ``"/a/b"``); NodeNotFoundError if none."""
+        path = "/" + array_path.strip("/")
+        node = await self.get_node(path)
+        if node is None or node.array is None:
+            raise NodeNotFoundError(f"no array at {path!r}")
+        return node
+
+    async def chunk_kind(self, array_path: str, coords: ChunkCoords) -> int:
+        """How a chunk is stored: 0 uninitialized, 1 native, 2 virtual, 3 inline."""
+        payload = await self.get_chunk_ref(await self.array_node(array_path), coords)
+        if payload is None:
+            return 0
+        if isinstance(payload, InlineChunk):
+            return 3
+        return 1 if isinstance(payload, NativeChunk) else 2
+
+    async def virtual_locations(self) -> list[str]:
+        """The location of every virtual chunk reference (one per reference)."""
+        locations: list[str] = []
+        for node in (await self.nodes()).values():
+            if node.array is not None:
+                table = await self.chunk_table(node)
+                locations.extend(loc for loc in table.location.tolist() if loc is not None)
+        return locations
 
     # --- writing -----------------------------------------------------------------------------
 
@@ -412,6 +421,19 @@ class SessionCore:
         self._nodes = None
         self._encodings.clear()
 
+    def finish(self, snapshot_id: bytes) -> None:
+        """Become a read-only session on ``snapshot_id``, just written from the changes."""
+        self.snapshot_id = snapshot_id
+        self.change_set = ChangeSet()
+        self.read_only = True
+        self._nodes = None
+        self._encodings.clear()
+
+    @property
+    def snapshot_name(self) -> str:
+        """The id of :attr:`snapshot_id`, as users see it (base32)."""
+        return encode_id(self.snapshot_id)
+
     @property
     def has_uncommitted_changes(self) -> bool:
         return not self.change_set.is_empty()
@@ -436,12 +458,12 @@ class SessionCore:
             updated_arrays=frozenset(base_paths[n] for n in cs.updated_arrays if n in base_paths),
             updated_chunks={
                 path_of[nid]: chunks
-                for nid, chunks in (await self._chunk_changes()).items()
+                for nid, chunks in (await self.chunk_changes()).items()
                 if nid in path_of
             },
         )
 
-    async def _chunk_changes(self) -> dict[bytes, AbstractSet[ChunkCoords]]:
+    async def chunk_changes(self) -> dict[bytes, AbstractSet[ChunkCoords]]:
         """Changed chunk coordinates per array, leaving out those a shrink made implicit.
 
         An array with a chunk entry is listed even when nothing inside its current shape
@@ -456,149 +478,6 @@ class SessionCore:
             changes[node_id] = chunks.inside_grid(grid_shape(node.array.shape))
         return changes
 
-    # --- committing --------------------------------------------------------------------------
-
-    async def commit(self, message: str, metadata: Mapping[str, Any] | None = None) -> bytes:
-        """Write a snapshot of the changes and move the branch to it; return its id.
-
-        Raises
-        ------
-        ConflictError
-            When the branch no longer points at this session's base snapshot.
-        """
-        self._require_writable()
-        if self.branch is None:
-            raise SessionError("this session is not on a branch; use flush() instead")
-        if not self.has_uncommitted_changes and not self.rewrite_manifests:
-            raise NoChangesToCommitError(
-                "cannot commit: no changes were made in this session"
-            )
-        async with self._lock:
-            _log.debug("Committing session to branch %r", self.branch)
-            version = self.branch_version
-            if version is None:
-                version = await self._current_branch_version()
-            snapshot = await self._write_snapshot(message, metadata)
-            await self._move_branch(snapshot.snapshot_id, version)
-            self._finish(snapshot)
-            _log.debug("Commit done: snapshot %s", encode_id(snapshot.snapshot_id))
-            return snapshot.snapshot_id
-
-    async def _current_branch_version(self) -> str:
-        """The branch ref's version, provided it still points at this session's base."""
-        assert self.branch is not None
-        try:
-            tip = await _refs.read_branch(self.assets.backend, self.branch)
-        except BranchNotFoundError:
-            raise ConflictError(
-                encode_id(self.snapshot_id),
-                None,
-                f"branch {self.branch!r} was deleted since this session started; create it "
-                "again or commit to another branch",
-            ) from None
-        if tip.snapshot_id != self.snapshot_id:
-            raise ConflictError(encode_id(self.snapshot_id), encode_id(tip.snapshot_id))
-        return tip.version
-
-    async def _move_branch(self, new_snapshot: bytes, version: str) -> None:
-        """Compare-and-swap the branch ref from ``version`` to ``new_snapshot``."""
-        assert self.branch is not None
-        backend = self.assets.backend
-        try:
-            await _refs.update_branch(backend, self.branch, new_snapshot, version)
-        except PreconditionFailedError:
-            # the ref file changed; it is a conflict unless it still names our base
-            version = await self._current_branch_version()
-            try:
-                await _refs.update_branch(backend, self.branch, new_snapshot, version)
-            except PreconditionFailedError:
-                await self._current_branch_version()  # raises if the branch moved
-                raise ConflictError(
-                    encode_id(self.snapshot_id),
-                    encode_id(self.snapshot_id),
-                    f"branch {self.branch!r} was rewritten concurrently; retry the commit",
-                ) from None
-
-    async def flush(self, message: str, metadata: Mapping[str, Any] | None = None) -> bytes:
-        """Write a snapshot of the changes without moving any branch; return its id."""
-        self._require_writable()
-        if not self.has_uncommitted_changes:
-            raise NoChangesToCommitError("cannot flush: no changes were made in this session")
-        async with self._lock:
-            snapshot = await self._write_snapshot(message, metadata)
-            self._finish(snapshot)
-            return snapshot.snapshot_id
-
-    def _finish(self, snapshot: Snapshot) -> None:
-        self.snapshot_id = snapshot.snapshot_id
-        self.change_set = ChangeSet()
-        self.read_only = True
-        self._nodes = None
-        self._encodings.clear()
-
-    async def _write_snapshot(self, message: str, metadata: Mapping[str, Any] | None) -> Snapshot:
-        base = await self.base_snapshot()
-        snapshot_id = new_id12()
-        infos = {mi.manifest_id: mi for mi in base.manifest_files}
-        new_manifests: list[Manifest] = []
-        nodes: list[NodeSnapshot] = []
-        for path in sorted(await self.nodes()):
-            node = (await self.nodes())[path]
-            if node.array is not None and self._array_changed(node):
-                table = await self.chunk_table(node)
-                sizes = split_sizes(
-                    self.splitting, path, node.array.dimension_names, len(node.array.shape)
-                )
-                plan = plan_manifests(
-                    table,
-                    self.change_set.chunks.get(node.node_id, {}),
-                    node.array.manifests,
-                    sizes,
-                    rewrite_all=self.rewrite_manifests,
-                )
-                manifests = list(plan.keep)
-                for part in plan.write:
-                    manifest = Manifest(new_id12(), {node.node_id: part})
-                    new_manifests.append(manifest)
-                    manifests.append(ManifestRef(manifest.manifest_id, part.extents()))
-                self.progress.step()
-                manifests.sort(key=lambda ref: ref.extents)
-                node = replace(node, array=replace(node.array, manifests=tuple(manifests)))
-            nodes.append(node)
-        written = await asyncio.gather(*(self.assets.write_manifest(m) for m in new_manifests))
-        for manifest, size in zip(new_manifests, written):
-            infos[manifest.manifest_id] = ManifestFileInfo(
-                manifest.manifest_id, size, manifest.num_chunk_refs
-            )
-        used = {m.manifest_id for n in nodes if n.array for m in n.array.manifests}
-        all_metadata = {**self.default_commit_metadata, **(metadata or {})}
-        snapshot = Snapshot(
-            snapshot_id=snapshot_id,
-            parent_id=self.snapshot_id,
-            flushed_at=time.time_ns() // 1000,
-            message=message,
-            metadata=all_metadata,
-            nodes=tuple(nodes),
-            manifest_files=tuple(sorted((infos[i] for i in used), key=lambda i: i.manifest_id)),
-        )
-        log = replace(
-            self.change_set.to_transaction_log(snapshot_id),
-            updated_chunks=await self._chunk_changes(),
-        )
-        await asyncio.gather(
-            self.assets.write_transaction_log(log), self.assets.write_snapshot(snapshot)
-        )
-        return snapshot
-
-    def _array_changed(self, node: NodeSnapshot) -> bool:
-        cs = self.change_set
-        return (
-            self.rewrite_manifests
-            or bool(cs.chunks.get(node.node_id))
-            or node.node_id in cs.updated_arrays
-        )
-
-
 def _with_definition(node: NodeSnapshot, definition: ArrayDefinition) -> NodeSnapshot:
     assert node.array is not None
     return replace(
@@ -608,12 +487,3 @@ def _with_definition(node: NodeSnapshot, definition: ArrayDefinition) -> NodeSna
             node.array, shape=definition.shape, dimension_names=definition.dimension_names
         ),
     )
-
-
-def _in_extents(coords: ChunkCoords, extents: tuple[tuple[int, int], ...]) -> bool:
-    return all(lo <= c < hi for c, (lo, hi) in zip(coords, extents))
-
-
-def _in_grid(coords: ChunkCoords, node: NodeSnapshot) -> bool:
-    assert node.array is not None
-    return all(c * d.chunk_length < d.array_length for c, d in zip(coords, node.array.shape))

@@ -7,14 +7,21 @@ or ``.``, or ``v2``), so any Zarr v3 array layout works.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
+import numpy as np
+from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, SuffixByteRequest
+
+from .._config import VirtualChunkSpec
 from .._exceptions import InvalidKeyError
 from .._format.manifest import ChunkCoords, InlineChunk
 from .._format.snapshot import NodeSnapshot
-from ._nodes import parse_zarr_json
-from .session import SessionCore, is_descendant
+from .._virtual import check_location_url
+from . import virtual_refs
+from ._nodes import is_descendant, parse_zarr_json
+from .session import SessionCore
 
 METADATA = "zarr.json"
 V2_METADATA = frozenset({".zarray", ".zgroup", ".zattrs", ".zmetadata"})
@@ -83,6 +90,20 @@ def prefix_matches(key: str, prefix: str) -> bool:
     return not prefix or key == prefix or key.startswith(prefix + "/")
 
 
+def value_range(byte_range: ByteRequest | None, size: int) -> tuple[int, int]:
+    """The ``[start, end)`` of a value of ``size`` bytes that zarr's byte request asks for."""
+    start, end = 0, size
+    if isinstance(byte_range, RangeByteRequest):
+        start, end = byte_range.start, min(byte_range.end, size)
+    elif isinstance(byte_range, OffsetByteRequest):
+        start = byte_range.offset
+    elif isinstance(byte_range, SuffixByteRequest):
+        start = max(0, size - byte_range.suffix)
+    elif byte_range is not None:
+        raise TypeError(f"Unexpected byte_range, got {byte_range!r}")
+    return min(start, end), end
+
+
 class StoreCore:
     """Key-level operations over a ``SessionCore``."""
 
@@ -119,17 +140,24 @@ class StoreCore:
             )
         return resolved
 
-    async def get(self, key: str) -> bytes | None:
+    async def get(self, key: str, byte_range: ByteRequest | None = None) -> bytes | None:
+        """The bytes under ``key`` (or ``byte_range`` of them); None when nothing is there."""
         resolved = await self.resolve(key)
         if resolved is None:
             return None
         if isinstance(resolved, MetadataKey):
             node = await self.session.get_node(resolved.path)
-            return None if node is None else node.user_data
+            if node is None:
+                return None
+            start, end = value_range(byte_range, len(node.user_data))
+            return node.user_data[start:end]
         payload = await self.session.get_chunk_ref(resolved.node, resolved.coords)
         if payload is None:
             return None
-        return await self.session.read_chunk(payload)
+        if byte_range is None:
+            return await self.session.read_chunk(payload)
+        size = len(payload.data) if isinstance(payload, InlineChunk) else payload.length
+        return await self.session.read_chunk(payload, *value_range(byte_range, size))
 
     async def exists(self, key: str) -> bool:
         _require_possible(key)
@@ -237,3 +265,76 @@ class StoreCore:
         async for _ in self.list_prefix(prefix):
             return False
         return True
+
+    # --- virtual references ------------------------------------------------------------------
+
+    async def set_virtual_ref(
+        self,
+        key: str,
+        location: str,
+        offset: int,
+        length: int,
+        checksum: str | datetime | None,
+        validate_container: bool,
+    ) -> None:
+        """Stage a virtual reference for the chunk ``key``."""
+        session = self.session
+        check_location_url(location)
+        if validate_container:
+            session.virtual.validate(location)
+        resolved = await self.resolve_for_write(key)
+        if not isinstance(resolved, ChunkKey):
+            raise InvalidKeyError(f"{key!r} is not a chunk key; virtual refs name chunks")
+        chunk = virtual_refs.virtual_chunk(location, offset, length, checksum)
+        session.set_chunk_ref(resolved.node, resolved.coords, chunk)
+
+    async def set_virtual_refs(
+        self, array_path: str, chunks: Iterable[VirtualChunkSpec], validate_containers: bool
+    ) -> list[ChunkCoords] | None:
+        """Stage many virtual references of one array; the indices skipped, or None."""
+        session = self.session
+        node = await session.array_node(array_path)
+        failed: list[ChunkCoords] = []
+        for spec in chunks:
+            index = tuple(int(i) for i in spec.index)
+            check_location_url(spec.location)
+            if validate_containers and session.virtual.container_for(spec.location) is None:
+                failed.append(index)
+                continue
+            checksum = spec.etag_checksum or spec.last_updated_at_checksum
+            chunk = virtual_refs.virtual_chunk(spec.location, spec.offset, spec.length, checksum)
+            session.set_chunk_ref(node, index, chunk)
+        return failed or None
+
+    async def set_virtual_refs_arr(
+        self,
+        array_path: str,
+        chunk_grid_shape: Sequence[int],
+        locations: Sequence[str],
+        offsets: np.ndarray,
+        lengths: np.ndarray,
+        *,
+        validate_containers: bool,
+        arr_offset: Sequence[int] | None,
+        checksum: datetime | str | None,
+    ) -> list[ChunkCoords] | None:
+        """:func:`virtual_refs.set_virtual_refs_arr` on the array at ``array_path``."""
+        return virtual_refs.set_virtual_refs_arr(
+            self.session,
+            await self.session.array_node(array_path),
+            chunk_grid_shape,
+            locations,
+            offsets,
+            lengths,
+            validate_containers=validate_containers,
+            arr_offset=arr_offset,
+            checksum=checksum,
+        )
+
+    async def chunk_ref_batches(
+        self, array_path: str, batch_size: int
+    ) -> AsyncIterator[virtual_refs.RefBatch]:
+        """The chunk references of the array at ``array_path``, in batches of columns."""
+        node = await self.session.array_node(array_path)
+        async for batch in virtual_refs.iter_chunk_refs(self.session, node, batch_size):
+            yield batch

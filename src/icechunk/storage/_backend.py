@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeAlias
 
-from .._exceptions import InvalidKeyError, ObjectNotFoundError
+from .._exceptions import InvalidKeyError, ObjectNotFoundError, ReadOnlyStorageError
 
 #: Bytes-like payloads accepted by :meth:`StorageBackend.put` (no copy is made where avoidable).
 Data: TypeAlias = bytes | bytearray | memoryview
@@ -193,7 +193,6 @@ class StorageBackend(abc.ABC):
     async def get_versioned(self, key: str) -> VersionedObject:
         """Return the whole object and its current version token."""
 
-    @abc.abstractmethod
     async def put(
         self,
         key: str,
@@ -207,8 +206,18 @@ class StorageBackend(abc.ABC):
         With ``mode=PutMode.CREATE`` the write happens only if the key is absent; with
         ``if_match`` only if the object exists and its current version equals it. Either
         failed condition raises ``PreconditionFailedError``. Combining both is an error
-        (``ValueError``).
+        (``ValueError``). Backends implement :meth:`_put`; this method validates first.
         """
+        validate_key(key)
+        if mode is PutMode.CREATE and if_match is not None:
+            raise ValueError("a put cannot combine mode=PutMode.CREATE with if_match")
+        if not self.can_write:
+            raise ReadOnlyStorageError(f"cannot write {key!r}: {self.describe()} is read-only")
+        return await self._put(key, data, mode, if_match)
+
+    @abc.abstractmethod
+    async def _put(self, key: str, data: Data, mode: PutMode, if_match: str | None) -> str:
+        """Write a validated object (the arguments mean what they mean in :meth:`put`)."""
 
     @abc.abstractmethod
     def list(self, prefix: str = "") -> AsyncIterator[ObjectInfo]:
@@ -229,15 +238,3 @@ class StorageBackend(abc.ABC):
     @abc.abstractmethod
     def describe(self) -> str:
         """A one-line human description (used in ``repr`` and error messages)."""
-
-
-def check_put_arguments(mode: PutMode, if_match: str | None) -> None:
-    """Reject a put that asks for both create-if-absent and compare-and-swap.
-
-    Raises
-    ------
-    ValueError
-        If ``mode`` is ``PutMode.CREATE`` and ``if_match`` is set.
-    """
-    if mode is PutMode.CREATE and if_match is not None:
-        raise ValueError("a put cannot combine mode=PutMode.CREATE with if_match")

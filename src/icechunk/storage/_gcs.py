@@ -1,458 +1,340 @@
-"""A Google Cloud Storage backend speaking the GCS JSON API (stdlib ``http.client``).
+"""A Google Cloud Storage backend on the ``google-cloud-storage`` client library.
 
-Why not obstore alone: obstore writes GCS objects through the XML API. fake-gcs-server (the
-emulator the tests run) honours ``ifGenerationMatch`` only on JSON-API multipart uploads, and
-it cannot list through the XML API either, so this backend does every request through the JSON
-API: downloads (``alt=media``), object metadata, listing, deletes, and multipart uploads with
-``ifGenerationMatch=0`` (create if absent) or ``ifGenerationMatch=<generation>``
-(compare-and-swap). Version tokens are object generations.
+Why this client: it speaks GCS's JSON API, whose uploads honour generation preconditions on
+GCS and on its emulator fake-gcs-server alike (obstore writes through the XML API, which the
+emulator does not condition). Create-if-absent is an upload with ``if_generation_match=0``,
+compare-and-swap one with ``if_generation_match=<generation>``; version tokens are object
+generations. Virtual chunk reads still use obstore (see ``GcsSpec.object_store``).
 
-Authentication is a bearer token (static or from a refreshing provider) or none (anonymous,
-for public buckets and the emulator); service-account and application-default credentials
-need an OAuth token exchange and use the obstore backend instead (see ``GcsSpec``).
-
-Requests run in worker threads (``asyncio.to_thread``) over a small pool of keep-alive
-connections. Transient failures (connection errors, 408, 429, 5xx) are retried with
-exponential backoff, except conditional uploads: those are stamped with a write id, read back
-after a failure and sent again only when they did not land (:mod:`._conditional`, shared with
-the obstore backend).
+The library is blocking: each call runs in a worker thread. Its own retries are turned off:
+transient failures are retried here with the storage retry settings, and conditional uploads
+go through the shared stamp and read-back (:mod:`._readback`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
-import http.client
 import json
 import threading
-import time
-import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from datetime import UTC
+from typing import Any, TypeVar
 
-from .._exceptions import (
-    ObjectNotFoundError,
-    PreconditionFailedError,
-    StorageAuthError,
-    StorageError,
-)
-from .._time import as_aware
+import google.auth
+import requests
+from google.api_core import exceptions as api_errors
+from google.auth import exceptions as auth_errors
+from google.auth.credentials import AnonymousCredentials
+from google.auth.credentials import Credentials as GoogleCredentials
+from google.cloud import storage
+from google.oauth2 import service_account
+from google.oauth2.credentials import Credentials as TokenCredentials
+
+from .._config import StorageRetriesSettings
+from .._exceptions import ObjectNotFoundError, StorageAuthError, StorageError
+from ..credentials import GcsBearerCredential, GcsCredentials, GcsStaticCredentials
 from ._backend import (
     ByteRange,
     Data,
     ObjectInfo,
     PutMode,
-    StorageBackend,
     VersionedObject,
-    check_put_arguments,
     validate_key,
     validate_prefix,
 )
-from ._conditional import (
+from ._readback import (
     WRITE_ID_ATTRIBUTE,
     AmbiguousWriteError,
-    RetryPolicy,
+    StampedBackend,
+    backoff_seconds,
     precondition_failed,
-    put_with_write_id,
 )
+from ._specs import aware
 
-GCS_ENDPOINT = "https://storage.googleapis.com"
-_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+_SCOPES = ["https://www.googleapis.com/auth/devstorage.read_write"]
 _LIST_PAGE = 1000
 _DELETE_CONCURRENCY = 16
-_POOL_SIZE = 32
-_TOKEN_MARGIN = timedelta(seconds=60)
+_TRANSIENT = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    ConnectionError,
+    TimeoutError,
+    auth_errors.TransportError,
+    api_errors.TooManyRequests,
+    api_errors.ServerError,
+)
+_AUTH = (api_errors.Unauthorized, api_errors.Forbidden, auth_errors.GoogleAuthError)
 
-#: A token provider returns ``{"token": str, "expires_at": datetime | None}``.
-TokenProvider = Callable[[], dict[str, Any]]
-
-
-#: The retry policy of this backend (one class for every backend; kept under this name).
-GcsRetryPolicy = RetryPolicy
-
-
-@dataclass(frozen=True)
-class StaticToken:
-    """A token provider for a token that never changes (picklable, unlike a lambda)."""
-
-    token: str
-
-    def __call__(self) -> dict[str, Any]:
-        return {"token": self.token, "expires_at": None}
+_T = TypeVar("_T")
 
 
-class _TokenCache:
-    """Caches the provider's token until shortly before it expires (thread-safe)."""
+class _FetchedToken(GoogleCredentials):  # type: ignore[misc]
+    """Google credentials whose bearer token comes from a refreshable icechunk credential:
+    its initial value first, then the user's function whenever the token has expired."""
 
-    def __init__(self, provider: TokenProvider) -> None:
-        self._provider = provider
-        self._lock = threading.Lock()
-        self._token: str | None = None
-        self._expires: datetime | None = None
+    def __init__(self, credentials: Any) -> None:
+        super().__init__()
+        self._source = credentials
+        if credentials.current is not None:
+            self._use(credentials.current)
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {"provider": self._provider}
+    def _use(self, value: GcsBearerCredential) -> None:
+        self.token = value.bearer
+        expires = aware(value.expires_after)
+        self.expiry = None if expires is None else expires.astimezone(UTC).replace(tzinfo=None)
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["provider"])  # type: ignore[misc]
-
-    def token(self) -> str:
-        with self._lock:
-            now = datetime.now(UTC)
-            if self._token is None or (
-                self._expires is not None and self._expires - _TOKEN_MARGIN <= now
-            ):
-                value = self._provider()
-                self._token = str(value["token"])
-                expires = value.get("expires_at")
-                self._expires = None if expires is None else as_aware(expires)
-            return self._token
+    def refresh(self, request: Any) -> None:
+        try:
+            value = self._source._fetch()
+        except Exception as error:
+            raise auth_errors.RefreshError(f"getting GCS credentials failed: {error}") from error
+        self._use(value)
 
 
-@dataclass
-class _Response:
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
-    retried: bool  # whether an earlier try of this request was sent
+def google_credentials(credentials: Any, config: dict[str, str]) -> Any:
+    """The google-auth credentials for icechunk GCS credentials and object_store config keys."""
+    static: Any = credentials._0 if isinstance(credentials, GcsCredentials.Static) else credentials
+    skip = str(config.get("skip_signature", "")).lower() in ("1", "true")
+    if isinstance(credentials, GcsCredentials.Anonymous) or skip:
+        return AnonymousCredentials()
+    if isinstance(credentials, GcsCredentials.Refreshable):
+        return _FetchedToken(credentials)
+    if isinstance(static, GcsStaticCredentials.BearerToken):
+        return TokenCredentials(static._0)
+    if config.get("bearer_token"):
+        return TokenCredentials(config["bearer_token"])
+    account_file = _first(config, "service_account", "google_service_account")
+    account_key = _first(config, "service_account_key", "google_service_account_key")
+    application = _first(config, "application_credentials", "google_application_credentials")
+    if isinstance(static, GcsStaticCredentials.ServiceAccount):
+        account_file = static._0
+    elif isinstance(static, GcsStaticCredentials.ServiceAccountKey):
+        account_key = static._0
+    elif isinstance(static, GcsStaticCredentials.ApplicationCredentials):
+        application = static._0
+    if account_file:
+        return service_account.Credentials.from_service_account_file(account_file, scopes=_SCOPES)
+    if account_key:
+        info = json.loads(account_key)
+        return service_account.Credentials.from_service_account_info(info, scopes=_SCOPES)
+    if application:
+        return google.auth.load_credentials_from_file(application, scopes=_SCOPES)[0]
+    return google.auth.default(scopes=_SCOPES)[0]
 
-    def json(self) -> Any:
-        return json.loads(self.body)
+
+def _first(config: dict[str, str], *names: str) -> str | None:
+    return next((config[name] for name in names if config.get(name)), None)
 
 
-class GcsJsonBackend(StorageBackend):
-    """Objects in a GCS bucket under ``prefix``, through the JSON API.
+class GcsBackend(StampedBackend):
+    """Objects in a Google Cloud Storage bucket (under an optional prefix).
 
     Parameters
     ----------
     bucket
-        The bucket name.
-    prefix
-        The repository root inside the bucket (``None`` or ``""`` for the bucket root).
-    base_url
-        The service endpoint, ``https://storage.googleapis.com`` or an emulator's
-        ``http://host:port``.
-    token_provider
-        Returns bearer tokens; ``None`` sends unauthenticated requests.
+        The bucket.
+    root
+        The prefix of the repository inside the bucket, or ``None``.
+    credentials
+        icechunk GCS credentials (``None``: ``config`` keys or the environment).
+    config
+        object_store GCS configuration keys; ``base_url`` names another endpoint (the
+        emulator), ``project_id`` the project.
     retries
-        How transient failures are retried.
-    timeout_seconds
-        Socket timeout of each request.
+        The effective retry settings.
     description
         The text :meth:`describe` returns.
-    object_store
-        Builds an obstore store for the same location, returned by :attr:`store` (virtual
-        chunk reads go through obstore stores); built on first use.
     """
 
     def __init__(
         self,
         bucket: str,
-        prefix: str | None,
+        root: str | None,
         *,
-        base_url: str = GCS_ENDPOINT,
-        token_provider: TokenProvider | None = None,
-        retries: RetryPolicy | None = None,
-        timeout_seconds: float | None = 60,
-        description: str | None = None,
-        object_store: Callable[[], Any] | None = None,
+        credentials: Any,
+        config: dict[str, str],
+        retries: StorageRetriesSettings,
+        description: str,
     ) -> None:
-        parts = urlsplit(base_url.rstrip("/"))
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise StorageError(f"invalid GCS endpoint {base_url!r}: need http(s)://host[:port]")
-        self._bucket = bucket
-        self._root = (prefix or "").strip("/")
-        self._https = parts.scheme == "https"
-        self._host = parts.hostname
-        self._port = parts.port
-        self._base_path = parts.path
-        self._tokens = None if token_provider is None else _TokenCache(token_provider)
-        self._retries = retries or RetryPolicy()
-        self._timeout = timeout_seconds or None
-        self._description = description or f"GCS(gs://{bucket}/{self._root})"
-        self._pool: list[http.client.HTTPConnection] = []
-        self._pool_lock = threading.Lock()
-        self._object_store_factory = object_store
-        self._object_store: Any = None
+        self._bucket_name = bucket
+        self._root = root or ""
+        self._credentials = credentials
+        self._config = config
+        self._retries = retries
+        self._description = description
+        self._lock = threading.Lock()
+        self._bucket: Any = None
 
-    @property
-    def store(self) -> Any:
-        """An obstore store for the same location (for virtual chunk reads)."""
-        if self._object_store is None:
-            if self._object_store_factory is None:
-                raise StorageError(f"{self._description} has no obstore store")
-            self._object_store = self._object_store_factory()
-        return self._object_store
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        del state["_lock"]
+        state["_bucket"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     def describe(self) -> str:
         """A one-line human description."""
         return self._description
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_pool"] = []
-        state["_object_store"] = None
-        del state["_pool_lock"]
-        return state
+    # --- the client ----------------------------------------------------------------------
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._pool_lock = threading.Lock()
-
-    # --- names and URLs ------------------------------------------------------------------
-
-    def _name(self, key: str) -> str:
-        return f"{self._root}/{key}" if self._root else key
-
-    def _object_path(self, key: str) -> str:
-        bucket = quote(self._bucket, safe="")
-        return f"{self._base_path}/storage/v1/b/{bucket}/o/{quote(self._name(key), safe='')}"
-
-    # --- HTTP ----------------------------------------------------------------------------
-
-    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
-        with self._pool_lock:
-            if self._pool:
-                return self._pool.pop(), True
-        if self._https:
-            return http.client.HTTPSConnection(self._host, self._port, timeout=self._timeout), False
-        return http.client.HTTPConnection(self._host, self._port, timeout=self._timeout), False
-
-    def _release(self, connection: http.client.HTTPConnection) -> None:
-        with self._pool_lock:
-            if len(self._pool) < _POOL_SIZE:
-                self._pool.append(connection)
-                return
-        connection.close()
-
-    def _request(
-        self,
-        method: str,
-        path: str,
-        query: dict[str, str] | None = None,
-        *,
-        headers: dict[str, str] | None = None,
-        body: bytes | None = None,
-        action: str,
-        key: str,
-        max_tries: int | None = None,
-    ) -> _Response:
-        """Send one request (blocking), retrying transient failures up to ``max_tries`` tries
-        (default: the backend's retry policy)."""
-        tries = self._retries.max_tries if max_tries is None else max_tries
-        url = path + ("?" + urlencode(query) if query else "")
-        attempt = 0
-        sent = False
-        while True:
-            attempt += 1
-            all_headers = dict(headers or {})
-            if self._tokens is not None:
+    def _handle(self) -> Any:
+        """The library's bucket object (the client is built on first use, in a thread)."""
+        with self._lock:
+            if self._bucket is None:
+                endpoint = self._config.get("base_url")
                 try:
-                    all_headers["Authorization"] = f"Bearer {self._tokens.token()}"
+                    credentials = google_credentials(self._credentials, self._config)
                 except Exception as error:
                     raise StorageAuthError(
-                        f"cannot {action} {key!r} in {self._description}: "
-                        f"getting GCS credentials failed: {error}"
+                        f"cannot use the credentials of {self._description}: {error}"
                     ) from error
-            connection, reused = self._connection()
+                client = storage.Client(
+                    project=self._config.get("project_id") or "<none>",
+                    credentials=credentials,
+                    client_options={"api_endpoint": endpoint} if endpoint else None,
+                )
+                self._bucket = client.bucket(self._bucket_name)
+            return self._bucket
+
+    def _blob(self, key: str) -> Any:
+        return self._handle().blob(f"{self._root}/{key}" if self._root else key)
+
+    async def _run(self, action: str, key: str, function: Callable[[], _T]) -> _T:
+        """Run a blocking call in a thread, retrying transient failures; a failure becomes
+        a ``StorageError`` (a missing object read: ``ObjectNotFoundError``)."""
+        attempt = 0
+        while True:
+            attempt += 1
             try:
-                connection.request(method, url, body=body, headers=all_headers)
-                response = connection.getresponse()
-                data = response.read()
-            except (OSError, http.client.HTTPException) as error:
-                connection.close()
-                retried, sent = sent, True
-                if reused and isinstance(
-                    error,
-                    http.client.RemoteDisconnected | ConnectionResetError | BrokenPipeError,
-                ):
-                    attempt -= 1  # a stale keep-alive connection: try again at once
-                    continue
-                if attempt >= tries:
-                    raise StorageError(
-                        f"cannot {action} {key!r} in {self._description}: {error!r}"
-                        + (" (after retries)" if retried else "")
-                    ) from error
-                time.sleep(self._retries.delay(attempt))
-                continue
-            retried, sent = sent, True
-            if response.will_close or response.status == 416:
-                connection.close()
-            else:
-                self._release(connection)
-            if response.status in _RETRY_STATUSES and attempt < tries:
-                time.sleep(self._retries.delay(attempt))
-                continue
-            return _Response(response.status, response.headers, data, retried)
+                return await asyncio.to_thread(function)
+            except _TRANSIENT as error:
+                if attempt >= (self._retries.max_tries or 1):
+                    raise self._error(action, key, error) from error
+                await asyncio.sleep(backoff_seconds(self._retries, attempt))
+            except StorageError:
+                raise
+            except Exception as error:
+                raise self._error(action, key, error) from error
 
-    def _fail(self, action: str, key: str, response: _Response) -> StorageError:
-        try:
-            message = response.json()["error"]["message"]
-        except (ValueError, KeyError, TypeError):
-            message = response.body[:200].decode("utf-8", "replace")
-        text = f"cannot {action} {key!r} in {self._description}: HTTP {response.status}: {message}"
-        if response.status in (401, 403):
-            return StorageAuthError(text)
-        return StorageError(text)
-
-    def _not_found(self, key: str) -> ObjectNotFoundError:
-        return ObjectNotFoundError(f"object not found: {key!r} in {self._description}")
-
-    async def _call(self, method: str, path: str, **kwargs: Any) -> _Response:
-        return await asyncio.to_thread(self._request, method, path, **kwargs)
+    def _error(self, action: str, key: str, error: Exception) -> StorageError:
+        if action == "read" and isinstance(error, api_errors.NotFound):
+            return ObjectNotFoundError(f"object not found: {key!r} in {self._description}")
+        text = f"cannot {action} {key!r} in {self._description}: {error}"
+        return StorageAuthError(text) if isinstance(error, _AUTH) else StorageError(text)
 
     # --- reads ---------------------------------------------------------------------------
-
-    async def _metadata(self, key: str) -> dict[str, Any] | None:
-        response = await self._call("GET", self._object_path(key), action="read", key=key)
-        if response.status == 404:
-            return None
-        if response.status != 200:
-            raise self._fail("read", key, response)
-        metadata: dict[str, Any] = response.json()
-        return metadata
-
-    async def _download(self, key: str, range_header: str | None) -> _Response:
-        headers = {"Range": range_header} if range_header else {}
-        response = await self._call(
-            "GET",
-            self._object_path(key),
-            query={"alt": "media"},
-            headers=headers,
-            action="read",
-            key=key,
-        )
-        if response.status == 404:
-            raise self._not_found(key)
-        return response
 
     async def get(self, key: str, byte_range: ByteRange | None = None) -> bytes:
         """Return the object's bytes (or the requested range of them)."""
         validate_key(key)
         if byte_range is None:
-            response = await self._download(key, None)
-        elif byte_range.end is not None and byte_range.end <= byte_range.start:
-            if await self._metadata(key) is None:
-                raise self._not_found(key)
+            return (await self._download(key))[0]
+        if byte_range.end is not None and byte_range.end <= byte_range.start:
+            if not await self.exists(key):
+                raise ObjectNotFoundError(f"object not found: {key!r} in {self._description}")
             return b""
-        else:
-            response = await self._download(key, _range_header(byte_range))
-            if response.status == 416:
-                if await self._metadata(key) is None:
-                    raise self._not_found(key)
-                return b""  # the range starts at or after the end of the object
-        if response.status not in (200, 206):
-            raise self._fail("read", key, response)
-        return response.body
+        start, end = byte_range.start, byte_range.end
+
+        def read() -> bytes | None:
+            blob = self._blob(key)
+            try:
+                return bytes(
+                    blob.download_as_bytes(
+                        start=start,
+                        end=None if end is None else end - 1,  # the library's end is inclusive
+                        raw_download=True,
+                        checksum=None,
+                        retry=None,
+                    )
+                )
+            except api_errors.RequestRangeNotSatisfiable:
+                return None
+
+        data = await self._run("read", key, read)
+        if data is None:  # the range starts at or after the end of the object
+            if not await self.exists(key):
+                raise ObjectNotFoundError(f"object not found: {key!r} in {self._description}")
+            return b""
+        return data
+
+    async def _download(self, key: str) -> tuple[bytes, str]:
+        def read() -> tuple[bytes, str]:
+            blob = self._blob(key)
+            data = blob.download_as_bytes(raw_download=True, retry=None)
+            return bytes(data), str(blob.generation)
+
+        return await self._run("read", key, read)
 
     async def get_versioned(self, key: str) -> VersionedObject:
         """Return the whole object and its current version token (its generation)."""
         validate_key(key)
-        response = await self._download(key, None)
-        if response.status != 200:
-            raise self._fail("read", key, response)
-        generation = response.headers.get("x-goog-generation")
-        if not generation:
-            raise StorageError(
-                f"cannot read {key!r} in {self._description}: the response has no generation"
-            )
-        return VersionedObject(response.body, generation)
+        data, generation = await self._download(key)
+        return VersionedObject(data, generation)
 
     async def exists(self, key: str) -> bool:
         """Whether an object exists under ``key``."""
         validate_key(key)
-        return await self._metadata(key) is not None
+        blob = await self._metadata(key)
+        return blob is not None
+
+    async def _metadata(self, key: str) -> Any:
+        def head() -> Any:
+            return self._handle().get_blob(self._blob(key).name, retry=None)
+
+        return await self._run("read", key, head)
 
     # --- writes --------------------------------------------------------------------------
 
-    async def put(
-        self,
-        key: str,
-        data: Data,
-        *,
-        mode: PutMode = PutMode.OVERWRITE,
-        if_match: str | None = None,
+    async def _put_once(
+        self, key: str, data: Data, mode: PutMode, if_match: str | None, write_id: str | None
     ) -> str:
-        """Write the object atomically (one multipart upload) and return its generation."""
-        validate_key(key)
-        check_put_arguments(mode, if_match)
-        conditional = mode is PutMode.CREATE or if_match is not None
-        query = {"uploadType": "multipart"}
+        generation: int | None = None
         if mode is PutMode.CREATE:
-            query["ifGenerationMatch"] = "0"
+            generation = 0
         elif if_match is not None:
             if not if_match.isdigit() or if_match == "0":
-                raise self._precondition(key, if_match)  # no object has such a generation
-            query["ifGenerationMatch"] = if_match
-        if not conditional:
-            response = await self._upload(key, data, query, None)
-            if response.status != 200:
-                raise self._fail("write", key, response)
-            return str(response.json()["generation"])
+                raise precondition_failed(key, self._description, if_match)  # no such object
+            generation = int(if_match)
+        payload = bytes(data)
 
-        async def upload_once(write_id: str) -> str:
-            try:
-                response = await self._upload(key, data, query, write_id)
-            except StorageAuthError:
-                raise
-            except StorageError as error:
-                raise AmbiguousWriteError(str(error)) from error
-            if response.status == 200:
-                return str(response.json()["generation"])
-            if response.status in (412, 404):
-                raise self._precondition(key, if_match)
-            if response.status in _RETRY_STATUSES:
-                raise AmbiguousWriteError(str(self._fail("write", key, response)))
-            raise self._fail("write", key, response)
-
-        return await put_with_write_id(
-            upload_once, lambda write_id: self._written_by(key, write_id), self._retries
-        )
-
-    async def _upload(
-        self, key: str, data: Data, query: dict[str, str], write_id: str | None
-    ) -> _Response:
-        """One multipart upload; a conditional one (``write_id``) is tried once."""
-        metadata: dict[str, Any] = {"name": self._name(key)}
-        if write_id is not None:
-            metadata["metadata"] = {WRITE_ID_ATTRIBUTE: write_id}
-        boundary = f"icechunk-{uuid.uuid4().hex}"
-        body = b"".join(
-            (
-                f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n".encode(),
-                json.dumps(metadata).encode(),
-                f"\r\n--{boundary}\r\nContent-Type: application/octet-stream\r\n\r\n".encode(),
-                bytes(data),
-                f"\r\n--{boundary}--\r\n".encode(),
+        def upload() -> str:
+            blob = self._blob(key)
+            if write_id is not None:
+                blob.metadata = {WRITE_ID_ATTRIBUTE: write_id}
+            blob.upload_from_string(
+                payload,
+                content_type="application/octet-stream",
+                if_generation_match=generation,
+                retry=None,
             )
-        )
-        path = f"{self._base_path}/upload/storage/v1/b/{quote(self._bucket, safe='')}/o"
-        return await self._call(
-            "POST",
-            path,
-            query=query,
-            headers={"Content-Type": f"multipart/related; boundary={boundary}"},
-            body=body,
-            action="write",
-            key=key,
-            max_tries=None if write_id is None else 1,
-        )
+            return str(blob.generation)
 
-    def _precondition(self, key: str, if_match: str | None) -> PreconditionFailedError:
-        return precondition_failed(key, self._description, if_match)
-
-    async def _written_by(self, key: str, stamp: str) -> str | None:
-        """The object's generation if its current content is the upload stamped ``stamp``."""
+        if write_id is None:
+            return await self._run("write", key, upload)
         try:
-            metadata = await self._metadata(key)
+            return await asyncio.to_thread(upload)
+        except StorageError:
+            raise
+        except (api_errors.PreconditionFailed, api_errors.NotFound):
+            raise precondition_failed(key, self._description, if_match) from None
+        except _TRANSIENT as error:
+            raise AmbiguousWriteError(str(self._error("write", key, error))) from error
+        except Exception as error:
+            raise self._error("write", key, error) from error
+
+    async def _written_by(self, key: str, write_id: str) -> str | None:
+        try:
+            blob = await self._metadata(key)
         except StorageError:
             return None
-        if metadata is None or (metadata.get("metadata") or {}).get(WRITE_ID_ATTRIBUTE) != stamp:
+        if blob is None or (blob.metadata or {}).get(WRITE_ID_ATTRIBUTE) != write_id:
             return None
-        return str(metadata["generation"])
+        return str(blob.generation)
 
     # --- delete and list -----------------------------------------------------------------
 
@@ -463,12 +345,14 @@ class GcsJsonBackend(StorageBackend):
         limit = asyncio.Semaphore(_DELETE_CONCURRENCY)
 
         async def delete_one(key: str) -> None:
+            def delete() -> None:
+                try:
+                    self._blob(key).delete(retry=None)
+                except api_errors.NotFound:
+                    pass
+
             async with limit:
-                response = await self._call(
-                    "DELETE", self._object_path(key), action="delete", key=key
-                )
-            if response.status not in (200, 204, 404):
-                raise self._fail("delete", key, response)
+                await self._run("delete", key, delete)
 
         await asyncio.gather(*(delete_one(key) for key in dict.fromkeys(keys)))
 
@@ -476,40 +360,29 @@ class GcsJsonBackend(StorageBackend):
         """Yield every object whose key starts with ``prefix``."""
         validate_prefix(prefix)
         root = f"{self._root}/" if self._root else ""
-        path = f"{self._base_path}/storage/v1/b/{quote(self._bucket, safe='')}/o"
-        query = {
-            "prefix": root + prefix,
-            "maxResults": str(_LIST_PAGE),
-            "fields": "items(name,size,updated),nextPageToken",
-        }
+        token: str | None = None
         while True:
-            response = await self._call("GET", path, query=query, action="list", key=prefix)
-            if response.status != 200:
-                raise self._fail("list", prefix or "/", response)
-            page = response.json()
-            for item in page.get("items") or ():
-                name = item["name"]
-                if not name.startswith(root) or name == root:
-                    continue
-                yield ObjectInfo(
-                    name[len(root) :],
-                    int(item.get("size", 0)),
-                    _timestamp(item["updated"]),
-                )
-            token = page.get("nextPageToken")
+            items, token = await self._run("list", prefix or "/", self._page(root + prefix, token))
+            for blob in items:
+                if blob.name.startswith(root) and blob.name != root:
+                    yield ObjectInfo(blob.name[len(root) :], int(blob.size or 0), blob.updated)
             if not token:
                 return
-            query = {**query, "pageToken": token}
 
+    def _page(
+        self, prefix: str, token: str | None
+    ) -> Callable[[], tuple[builtins.list[Any], str | None]]:
+        """A blocking call that fetches one page of a listing (and the next page's token)."""
 
-def _range_header(byte_range: ByteRange) -> str:
-    if byte_range.is_suffix:
-        return f"bytes=-{-byte_range.start}"
-    if byte_range.end is None:
-        return f"bytes={byte_range.start}-"
-    return f"bytes={byte_range.start}-{byte_range.end - 1}"
+        def page() -> tuple[builtins.list[Any], str | None]:
+            iterator = self._handle().list_blobs(
+                prefix=prefix,
+                page_size=_LIST_PAGE,
+                page_token=token,
+                fields="items(name,size,updated),nextPageToken",
+                retry=None,
+            )
+            items = builtins.list(next(iterator.pages))
+            return items, iterator.next_page_token
 
-
-def _timestamp(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        return page

@@ -60,7 +60,6 @@ from ._backend import (
     PutMode,
     StorageBackend,
     VersionedObject,
-    check_put_arguments,
     validate_key,
     validate_prefix,
 )
@@ -189,17 +188,8 @@ class LocalFilesystemBackend(StorageBackend):
 
     # --- writes --------------------------------------------------------------------------
 
-    async def put(
-        self,
-        key: str,
-        data: Data,
-        *,
-        mode: PutMode = PutMode.OVERWRITE,
-        if_match: str | None = None,
-    ) -> str:
-        """Write the object atomically and return its new version token."""
+    async def _put(self, key: str, data: Data, mode: PutMode, if_match: str | None) -> str:
         path = self._path(key)
-        check_put_arguments(mode, if_match)
         if if_match is not None:
             return await self._in_thread(self._put_if_match, key, path, data, if_match)
         if mode is PutMode.CREATE:

@@ -17,7 +17,6 @@ from ._backend import (
     PutMode,
     StorageBackend,
     VersionedObject,
-    check_put_arguments,
     validate_key,
     validate_prefix,
 )
@@ -75,17 +74,7 @@ class MemoryBackend(StorageBackend):
         entry = self._entry(key)
         return VersionedObject(entry.data, entry.version)
 
-    async def put(
-        self,
-        key: str,
-        data: Data,
-        *,
-        mode: PutMode = PutMode.OVERWRITE,
-        if_match: str | None = None,
-    ) -> str:
-        """Write the object atomically and return its new version token."""
-        validate_key(key)
-        check_put_arguments(mode, if_match)
+    async def _put(self, key: str, data: Data, mode: PutMode, if_match: str | None) -> str:
         payload = bytes(data)
         with self._lock:
             current = self._objects.get(key)

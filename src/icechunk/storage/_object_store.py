@@ -6,7 +6,7 @@ Conditional writes map to the stores' own preconditions: create-if-absent is
 its version id where the store has versioning (``"<etag>\\n<version>"``).
 
 Conditional puts are stamped with a write id, read back after a failure and retried when
-they did not land: see :mod:`._conditional`.
+they did not land: see :mod:`._readback`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 import obstore
 from obstore import exceptions as obstore_errors
 
+from .._config import StorageRetriesSettings
 from .._exceptions import (
     ObjectNotFoundError,
     ReadOnlyStorageError,
@@ -29,18 +30,15 @@ from ._backend import (
     Data,
     ObjectInfo,
     PutMode,
-    StorageBackend,
     VersionedObject,
-    check_put_arguments,
     validate_key,
     validate_prefix,
 )
-from ._conditional import (
+from ._readback import (
     WRITE_ID_ATTRIBUTE,
     AmbiguousWriteError,
-    RetryPolicy,
+    StampedBackend,
     precondition_failed,
-    put_with_write_id,
 )
 
 _LIST_CHUNK = 1000
@@ -63,7 +61,7 @@ def decode_version(token: str) -> dict[str, str]:
     return update
 
 
-class ObjectStoreBackend(StorageBackend):
+class ObjectStoreBackend(StampedBackend):
     """Objects in a cloud object store, reached through an obstore store.
 
     Parameters
@@ -78,8 +76,8 @@ class ObjectStoreBackend(StorageBackend):
         Whether the store serves "last n bytes" ranges; if not, suffix ranges cost one extra
         metadata request.
     retries
-        How often a conditional put that did not land is sent again (obstore retries the
-        other requests itself, with the store's own retry configuration).
+        The effective retry setting: how often a conditional put that did not land is sent
+        again (obstore retries the other requests itself, configured from the same setting).
     """
 
     def __init__(
@@ -89,10 +87,10 @@ class ObjectStoreBackend(StorageBackend):
         *,
         read_only: bool = False,
         supports_suffix_ranges: bool = True,
-        retries: RetryPolicy | None = None,
+        retries: StorageRetriesSettings,
     ) -> None:
         self._store = store
-        self._retries = retries or RetryPolicy()
+        self._retries = retries
         self._description = description
         self._read_only = read_only
         self._supports_suffix_ranges = supports_suffix_ranges
@@ -126,7 +124,7 @@ class ObjectStoreBackend(StorageBackend):
 
     def _check_writable(self, key: str) -> None:
         if self._read_only:
-            raise ReadOnlyStorageError(f"cannot write {key!r}: {self._description} is read-only")
+            raise ReadOnlyStorageError(f"cannot delete {key!r}: {self._description} is read-only")
 
     # --- reads ---------------------------------------------------------------------------
 
@@ -192,56 +190,37 @@ class ObjectStoreBackend(StorageBackend):
 
     # --- writes --------------------------------------------------------------------------
 
-    async def put(
-        self,
-        key: str,
-        data: Data,
-        *,
-        mode: PutMode = PutMode.OVERWRITE,
-        if_match: str | None = None,
+    async def _put_once(
+        self, key: str, data: Data, mode: PutMode, if_match: str | None, write_id: str | None
     ) -> str:
-        """Write the object atomically and return its new version token."""
-        validate_key(key)
-        check_put_arguments(mode, if_match)
-        self._check_writable(key)
-        if mode is PutMode.OVERWRITE and if_match is None:
+        if write_id is None:
             try:
                 result = await obstore.put_async(self._store, key, data)
             except Exception as error:
                 raise self._error("write", key, error) from error
             return encode_version(result["e_tag"], result.get("version"))
         put_mode: Any = "create" if if_match is None else decode_version(if_match)
-        return await self._put_conditional(key, data, put_mode, if_match)
-
-    async def _put_conditional(
-        self, key: str, data: Data, put_mode: Any, if_match: str | None
-    ) -> str:
-        async def put_once(write_id: str) -> str:
-            try:
-                result = await obstore.put_async(
-                    self._store,
-                    key,
-                    data,
-                    mode=put_mode,
-                    attributes={WRITE_ID_ATTRIBUTE: write_id},
-                    use_multipart=False,
-                )
-            except (
-                obstore_errors.AlreadyExistsError,
-                obstore_errors.PreconditionError,
-                FileNotFoundError,
-            ):
-                raise precondition_failed(key, self._description, if_match) from None
-            except Exception as error:
-                failure = self._error("write", key, error)
-                if isinstance(failure, StorageAuthError):
-                    raise failure from error
-                raise AmbiguousWriteError(str(failure)) from error
-            return encode_version(result["e_tag"], result.get("version"))
-
-        return await put_with_write_id(
-            put_once, lambda write_id: self._written_by(key, write_id), self._retries
-        )
+        try:
+            result = await obstore.put_async(
+                self._store,
+                key,
+                data,
+                mode=put_mode,
+                attributes={WRITE_ID_ATTRIBUTE: write_id},
+                use_multipart=False,
+            )
+        except (
+            obstore_errors.AlreadyExistsError,
+            obstore_errors.PreconditionError,
+            FileNotFoundError,
+        ):
+            raise precondition_failed(key, self._description, if_match) from None
+        except Exception as error:
+            failure = self._error("write", key, error)
+            if isinstance(failure, StorageAuthError):
+                raise failure from error
+            raise AmbiguousWriteError(str(failure)) from error
+        return encode_version(result["e_tag"], result.get("version"))
 
     async def _written_by(self, key: str, stamp: str) -> str | None:
         """The object's version if its current content is the write stamped ``stamp``."""

@@ -30,14 +30,25 @@ from .._config import (
     DEFAULT_MAX_BACKOFF_MS,
     DEFAULT_MAX_CONCURRENT_REQUESTS_FOR_OBJECT,
     DEFAULT_MAX_TRIES,
+    ObjectStoreConfig,
+    S3Options,
     StorageConcurrencySettings,
     StorageRetriesSettings,
     StorageSettings,
 )
 from ._backend import StorageBackend
-from ._cloud import TIGRIS_ENDPOINT, AzureSpec, GcsSpec, HttpSpec, RetrySettings, S3Spec
 from ._local import LocalFilesystemBackend
 from ._memory import MemoryBackend
+from ._specs import (
+    AzureSpec,
+    GcsSpec,
+    HttpSpec,
+    S3Spec,
+    effective_retries,
+    retry_key,
+    spec_for,
+    with_retries,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -118,23 +129,6 @@ class _BackendSpec(_StorageSpec):
         return self.backend.describe()
 
 
-def _s3_spec(
-    config: Any, bucket: str, prefix: str | None, credentials: Any, **overrides: Any
-) -> S3Spec:
-    """Build an :class:`S3Spec` from an ``S3Options``-like object (read by attribute)."""
-    fields: dict[str, Any] = {
-        "region": getattr(config, "region", None),
-        "endpoint_url": getattr(config, "endpoint_url", None),
-        "allow_http": bool(getattr(config, "allow_http", False)),
-        "anonymous": bool(getattr(config, "anonymous", False)),
-        "force_path_style": bool(getattr(config, "force_path_style", False)),
-        "network_stream_timeout_seconds": getattr(config, "network_stream_timeout_seconds", 60),
-        "requester_pays": bool(getattr(config, "requester_pays", False)),
-    }
-    fields.update(overrides)
-    return S3Spec(bucket=bucket, prefix=prefix, credentials=credentials, **fields)
-
-
 class Storage:
     """Storage configuration for an IcechunkStore
 
@@ -171,7 +165,7 @@ class Storage:
             backend = spec.make_backend()
         self._backend_instance = backend
         self._backend_lock = threading.Lock()
-        self._backends_by_retries: dict[RetrySettings, StorageBackend] = {}
+        self._backends_by_retries: dict[tuple[Any, ...], StorageBackend] = {}
 
     # --- factories (upstream's classmethods) ---------------------------------------------
 
@@ -188,42 +182,38 @@ class Storage:
     @classmethod
     def new_s3(
         cls,
-        config: Any,
+        config: S3Options,
         bucket: str,
         prefix: str | None,
         credentials: Any = None,
     ) -> Storage:
-        """Create a Storage on S3 (``config`` is an ``S3Options``)."""
-        return cls(_s3_spec(config, bucket, prefix, credentials))
+        """Create a Storage on S3."""
+        return cls(spec_for(ObjectStoreConfig.S3(config), bucket, prefix, credentials))
 
     @classmethod
     def new_s3_object_store(
         cls,
-        config: Any,
+        config: S3Options,
         bucket: str,
         prefix: str | None,
         credentials: Any = None,
     ) -> Storage:
         """Create a Storage on S3 through the generic object store client (same as ``new_s3``)."""
-        return cls(_s3_spec(config, bucket, prefix, credentials))
+        return cls.new_s3(config, bucket, prefix, credentials)
 
     @classmethod
     def new_tigris(
         cls,
-        config: Any,
+        config: S3Options,
         bucket: str,
         prefix: str | None,
         use_weak_consistency: bool,
         credentials: Any = None,
     ) -> Storage:
         """Create a Storage on Tigris; weak consistency makes it read-only."""
-        spec = _s3_spec(config, bucket, prefix, credentials, flavor="tigris")
-        overrides: dict[str, Any] = {"read_only": bool(use_weak_consistency)}
-        if not spec.endpoint_url:
-            overrides["endpoint_url"] = TIGRIS_ENDPOINT
-        if not spec.region:
-            overrides["region"] = "auto"
-        return cls(_replace(spec, overrides))
+        store = ObjectStoreConfig.Tigris(config)
+        read_only = bool(use_weak_consistency)
+        return cls(spec_for(store, bucket, prefix, credentials, read_only=read_only))
 
     @classmethod
     def new_gcs(
@@ -235,7 +225,7 @@ class Storage:
         config: dict[str, str] | None = None,
     ) -> Storage:
         """Create a Storage on Google Cloud Storage."""
-        return cls(GcsSpec(bucket, prefix, credentials, dict(config) if config else None))
+        return cls(spec_for(ObjectStoreConfig.Gcs(config), bucket, prefix, credentials))
 
     @classmethod
     def new_r2(
@@ -245,20 +235,20 @@ class Storage:
         account_id: str | None,
         credentials: Any = None,
         *,
-        config: Any,
+        config: S3Options,
     ) -> Storage:
         """Create a Storage on Cloudflare R2 (``account_id`` or an endpoint url is needed)."""
         if not bucket:
             raise ValueError("r2_storage needs a bucket")
-        spec = _s3_spec(config, bucket, prefix, credentials, flavor="r2")
-        overrides: dict[str, Any] = {}
-        if not spec.endpoint_url:
+        options = config._copy()
+        if not options.endpoint_url:
             if not account_id:
                 raise ValueError("r2_storage needs either account_id or endpoint_url")
-            overrides["endpoint_url"] = f"https://{account_id}.r2.cloudflarestorage.com"
-        if not spec.region:
-            overrides["region"] = "auto"
-        return cls(_replace(spec, overrides))
+            options.endpoint_url = f"https://{account_id}.r2.cloudflarestorage.com"
+        options.region = options.region or "auto"
+        spec = spec_for(ObjectStoreConfig.S3Compatible(options), bucket, prefix, credentials)
+        assert isinstance(spec, S3Spec)
+        return cls(dataclasses.replace(spec, flavor="r2"))
 
     @classmethod
     def new_azure_blob(
@@ -271,14 +261,13 @@ class Storage:
         config: dict[str, str] | None = None,
     ) -> Storage:
         """Create a Storage on Azure Blob Storage."""
-        return cls(
-            AzureSpec(account, container, prefix, credentials, dict(config) if config else None)
-        )
+        store = ObjectStoreConfig.Azure({"account": account, **(config or {})})
+        return cls(spec_for(store, container, prefix, credentials))
 
     @classmethod
     def _new_http(cls, url: str, config: dict[str, str] | None = None) -> Storage:
         """Create a read-only Storage over HTTP(S) (not in upstream 1.1; for virtual chunks)."""
-        return cls(HttpSpec(url, dict(config) if config else None))
+        return cls(spec_for(ObjectStoreConfig.Http(config), url, None))
 
     @classmethod
     def _from_backend(cls, backend: StorageBackend) -> Storage:
@@ -294,17 +283,16 @@ class Storage:
         their retry behaviour: a backend is built (and cached) per distinct setting. Backends
         without retries (memory, local filesystem, wrapped backends) ignore it.
         """
-        if retries is not None and _has_retries(self._spec):
-            settings = RetrySettings(
-                retries.max_tries, retries.initial_backoff_ms, retries.max_backoff_ms
-            )
-            if settings != getattr(self._spec, "retries", None):
+        spec = self._spec
+        if retries is not None and isinstance(spec, S3Spec | GcsSpec | AzureSpec | HttpSpec):
+            effective = effective_retries(retries)
+            key = retry_key(effective)
+            if key != retry_key(spec.retries):
                 with self._backend_lock:
-                    backend = self._backends_by_retries.get(settings)
+                    backend = self._backends_by_retries.get(key)
                     if backend is None:
-                        spec = dataclasses.replace(self._spec, retries=settings)  # type: ignore[type-var]
-                        backend = spec.make_backend()
-                        self._backends_by_retries[settings] = backend
+                        backend = with_retries(spec, effective).make_backend()
+                        self._backends_by_retries[key] = backend
                 return backend
         backend = self._backend_instance
         if backend is None:
@@ -356,16 +344,6 @@ def _no_retry_settings(ideal_request_size: int) -> StorageSettings:
         ),
         retries=StorageRetriesSettings(max_tries=1, initial_backoff_ms=0, max_backoff_ms=0),
     )
-
-
-def _has_retries(spec: _StorageSpec) -> bool:
-    return dataclasses.is_dataclass(spec) and any(
-        item.name == "retries" for item in dataclasses.fields(spec)
-    )
-
-
-def _replace(spec: S3Spec, overrides: dict[str, Any]) -> S3Spec:
-    return dataclasses.replace(spec, **overrides) if overrides else spec
 
 
 def _restore(spec: _StorageSpec) -> Storage:
