@@ -51,6 +51,10 @@ IMPLS = {
     "upstream 1.1.21": ROOT / ".cache" / "upstream-venv" / "bin" / "python",
     "upstream 2.3.0": ROOT / ".cache" / "upstream2-venv" / "bin" / "python",
 }
+# a source tree of this package to compare with (e.g. ``git archive <commit> src | tar -x``)
+BEFORE_ENV = "BENCH_SCALE_BEFORE_SRC"
+if os.environ.get(BEFORE_ENV):
+    IMPLS = {"ours (before)": Path(sys.executable), **IMPLS}
 PHASES = (
     "commit_all",
     "cold_read",
@@ -79,9 +83,9 @@ async def _set_chunks(store: Any, path: str, indices: range, value: bytes) -> No
     from zarr.core.buffer import default_buffer_prototype
 
     buf = default_buffer_prototype().buffer.from_bytes(value)
-    for start in range(indices.start, indices.stop, BATCH):
-        stop = min(start + BATCH, indices.stop)
-        await asyncio.gather(*(store.set(f"{path}/c/{i}", buf) for i in range(start, stop)))
+    for start in range(0, len(indices), BATCH):
+        batch = indices[start : start + BATCH]
+        await asyncio.gather(*(store.set(f"{path}/c/{i}", buf) for i in batch))
 
 
 def _timed(fn: Callable[[], Any]) -> float:
@@ -114,9 +118,12 @@ def _cold_read(ic: Any, storage: Any, config: Any) -> tuple[float, int]:
 
     rss = _rss_bytes()
     start = time.perf_counter()
-    got = _run(session.store.get("big/c/1", prototype=default_buffer_prototype()))
+    got = _run(
+        session.store.get("big/c/1", prototype=default_buffer_prototype())
+    )  # never rewritten
     took = time.perf_counter() - start
-    assert got is not None and got.to_bytes() == b"\x01"
+    if got is None or got.to_bytes() != b"\x01":
+        print(f"unexpected first chunk: {got and got.to_bytes()!r}", file=sys.stderr)
     return took, _rss_bytes() - rss
 
 
@@ -130,8 +137,15 @@ def child(n: int, extra: bool) -> dict[str, float]:
     storage = ic.local_filesystem_storage(str(tmp / "repo"))
     repo = ic.Repository.create(storage, _config(ic))
     session = repo.writable_session("main")
-    zarr.create_array(session.store, name="big", shape=(n,), chunks=(1,), dtype="u1",
-                      compressors=None, fill_value=0)
+    zarr.create_array(
+        session.store,
+        name="big",
+        shape=(n,),
+        chunks=(1,),
+        dtype="u1",
+        compressors=None,
+        fill_value=0,
+    )
     _run(_set_chunks(session.store, "big", range(n), b"\x01"))
     out["commit_all"] = _timed(lambda: session.commit("all chunks"))
 
@@ -139,18 +153,26 @@ def child(n: int, extra: bool) -> dict[str, float]:
     out["manifest_bytes_per_ref"] = grown / n
 
     session = repo.writable_session("main")
-    changed = min(50_000, n)
+    changed = min(50_000, n // 2)
     _run(_set_chunks(session.store, "big", range(0, changed * 2, 2), b"\x02"))
     out["status_50k"] = _timed(session.status)
     out["commit_50k"] = _timed(lambda: session.commit("50k rewritten"))
 
     session = repo.writable_session("main")
     nv = 100_000
-    zarr.create_array(session.store, name="virt", shape=(nv,), chunks=(1,), dtype="u1",
-                      compressors=None, fill_value=0)
+    zarr.create_array(
+        session.store,
+        name="virt",
+        shape=(nv,),
+        chunks=(1,),
+        dtype="u1",
+        compressors=None,
+        fill_value=0,
+    )
     specs = [
-        ic.VirtualChunkSpec(index=[i], location=f"{PREFIX}file{i // 1000}.nc",
-                            offset=(i % 1000) * 8, length=8)
+        ic.VirtualChunkSpec(
+            index=[i], location=f"{PREFIX}file{i // 1000}.nc", offset=(i % 1000) * 8, length=8
+        )
         for i in range(nv)
     ]
     out["virtual_100k"] = _timed(
@@ -159,8 +181,11 @@ def child(n: int, extra: bool) -> dict[str, float]:
     session.commit("virtual refs")
 
     splitting = ic.ManifestSplittingConfig.from_dict(
-        {ic.ManifestSplitCondition.name_matches("^big$"): {
-            ic.ManifestSplitDimCondition.Axis(0): 100_000}}
+        {
+            ic.ManifestSplitCondition.name_matches("^big$"): {
+                ic.ManifestSplitDimCondition.Axis(0): 100_000
+            }
+        }
     )
     split_repo = ic.Repository.open(storage, _config(ic, splitting))
     split_repo.rewrite_manifests("split", branch="main")
@@ -208,15 +233,22 @@ def _run_child(impl: str, python: Path, n: int, extra: bool) -> dict[str, float]
     env = dict(os.environ)
     if impl == "ours":
         env["PYTHONPATH"] = str(ROOT / "src")
+    elif impl == "ours (before)":
+        env["PYTHONPATH"] = os.environ[BEFORE_ENV]
     else:
         env.pop("PYTHONPATH", None)
     cmd = [str(python), str(Path(__file__).resolve()), "--child", str(n)]
     if extra:
         cmd.append("--extra")
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(ROOT / "benchmarks"))
+    proc = subprocess.run(
+        cmd, check=False, capture_output=True, text=True, env=env, cwd=str(ROOT / "benchmarks")
+    )
     if proc.returncode != 0:
         print(f"[{impl}] failed:\n{proc.stderr[-3000:]}", file=sys.stderr)
         return {}
+    for line in proc.stderr.splitlines():
+        if line.startswith("unexpected"):
+            print(f"[{impl}] {line}", file=sys.stderr)
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
@@ -249,7 +281,7 @@ def main() -> None:
         results: dict[str, list[dict[str, float]]] = {k: [] for k in impls}
         order = list(impls)
         for r in range(args.rounds):
-            for impl in order[r % len(order):] + order[: r % len(order)]:
+            for impl in order[r % len(order) :] + order[: r % len(order)]:
                 print(f"N={n} round {r + 1}: {impl}", file=sys.stderr)
                 results[impl].append(_run_child(impl, impls[impl], n, extra=index == 0))
         _table(n, results)
@@ -259,13 +291,11 @@ def _table(n: int, results: dict[str, list[dict[str, float]]]) -> None:
     impls = list(results)
     medians = {
         impl: {
-            p: statistics.median(vals)
-            for p in PHASES
-            if (vals := [r[p] for r in runs if p in r])
+            p: statistics.median(vals) for p in PHASES if (vals := [r[p] for r in runs if p in r])
         }
         for impl, runs in results.items()
     }
-    uppers = [i for i in impls if i != "ours"]
+    uppers = [i for i in impls if i != "ours"]  # ratios: ours / each other column
     print(f"\n### {n:,} chunks (medians of {max(map(len, results.values()))} rounds)\n")
     print("| phase | " + " | ".join(impls) + "".join(f" | ours / {u}" for u in uppers) + " |")
     print("|---" * (1 + len(impls) + len(uppers)) + "|")

@@ -165,3 +165,38 @@ def test_store_bulk_refs_are_one_table_through_status_fork_and_commit(tmp_path) 
 def _rows(batch):  # type: ignore[no-untyped-def]
     coords, _, paths, *_ = batch
     return zip(coords.tolist(), paths)
+
+
+def test_core_set_virtual_refs_stages_specs_as_one_table(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import zarr
+
+    import icechunk
+    from icechunk._core import virtual_refs
+    from icechunk._exceptions import InvalidKeyError
+
+    prefix = "s3://bucket/archive/"
+    config = icechunk.RepositoryConfig.default()
+    config.set_virtual_chunk_container(
+        icechunk.VirtualChunkContainer(prefix, icechunk.s3_store(region="us-east-1"))
+    )
+    repo = icechunk.Repository.create(icechunk.local_filesystem_storage(str(tmp_path)), config)
+    session = repo.writable_session("main")
+    zarr.create_array(session.store, name="v", shape=(30,), chunks=(10,), dtype="f4")
+    core = session._core
+    node = asyncio.run(core.get_node("/v"))
+    specs = [
+        icechunk.VirtualChunkSpec(index=[0], location=prefix + "a.nc", offset=0, length=4),
+        icechunk.VirtualChunkSpec(index=[1], location="s3://elsewhere/b.nc", offset=4, length=4),
+        icechunk.VirtualChunkSpec(index=[0], location=prefix + "c.nc", offset=8, length=4),
+        icechunk.VirtualChunkSpec(index=[2], location=prefix + "a.nc", offset=12, length=4),
+    ]
+    assert virtual_refs.set_virtual_refs(core, node, specs, True) == [(1,)]
+    changes = core.change_set.chunks[node.node_id]
+    assert changes.staged == {} and changes.bulk is not None
+    assert dict(changes.items()) == {
+        (0,): VirtualChunk(prefix + "c.nc", 8, 4),  # the later spec for one chunk wins
+        (2,): VirtualChunk(prefix + "a.nc", 12, 4),
+    }
+    outside = [icechunk.VirtualChunkSpec(index=[3], location=prefix + "a.nc", offset=0, length=1)]
+    with pytest.raises(InvalidKeyError, match="outside the chunk grid"):
+        virtual_refs.set_virtual_refs(core, node, outside, True)

@@ -9,6 +9,7 @@ manifests of the array (fetched and cached by the asset manager).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
@@ -45,6 +46,7 @@ from .._format.manifest import (
 )
 from .._format.snapshot import (
     ArrayNodeData,
+    DimensionShape,
     NodeSnapshot,
     Snapshot,
 )
@@ -347,7 +349,7 @@ class SessionCore:
 
     def _check_coords(self, node: NodeSnapshot, coords: ChunkCoords) -> None:
         assert node.array is not None
-        grid = grid_shape(node.array.shape)
+        grid = _grid_of(node.array.shape)
         if len(coords) != len(grid) or any(c >= g for c, g in zip(coords, grid)):
             raise InvalidKeyError(
                 f"chunk index {list(coords)} is outside the chunk grid {list(grid)} of array "
@@ -487,3 +489,8 @@ def _with_definition(node: NodeSnapshot, definition: ArrayDefinition) -> NodeSna
             node.array, shape=definition.shape, dimension_names=definition.dimension_names
         ),
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _grid_of(shape: tuple[DimensionShape, ...]) -> tuple[int, ...]:
+    return grid_shape(shape)

@@ -7,12 +7,20 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from .._exceptions import InvalidKeyError
 from .._format.ids import encode_id
-from .._format.manifest import ChunkCoords, ChunkRefTable, RefKind, VirtualChunk, intern_strings
+from .._format.manifest import (
+    ChunkCoords,
+    ChunkRefTable,
+    RefKind,
+    VirtualChunk,
+    coords_array,
+    intern_strings,
+)
 from .._format.snapshot import NodeSnapshot
 from .._time import as_aware
 from .._virtual import check_location_url
@@ -123,6 +131,59 @@ def _grid_coords(shape: tuple[int, ...], start: tuple[int, ...]) -> np.ndarray:
         return np.zeros((1, 0), dtype=np.int64)
     grids = np.indices(shape, dtype=np.int64).reshape(len(shape), -1).T
     return grids + np.array(start, dtype=np.int64)
+
+
+def set_virtual_refs(
+    session: SessionCore, node: NodeSnapshot, specs: Sequence[Any], validate_containers: bool
+) -> list[ChunkCoords] | None:
+    """Stage the references of ``VirtualChunkSpec`` objects as one bulk table.
+
+    Locations are checked once per distinct URL and chunk indices against the grid at once.
+    Returns the indices whose location no container covers (skipped), or None.
+    """
+    session._require_writable()
+    assert node.array is not None
+    grid = grid_shape(node.array.shape)
+    if not specs:
+        return None
+    coords = coords_array([tuple(int(i) for i in spec.index) for spec in specs], len(grid))
+    bad = len(coords) != len(specs) or bool((coords >= np.array(grid, dtype=np.int64)).any())
+    if bad or bool((coords < 0).any()):
+        for spec in specs:  # the first index out of the grid names itself in the error
+            session._check_coords(node, tuple(int(i) for i in spec.index))
+    table, loc_index = intern_strings([spec.location for spec in specs])
+    allowed = np.ones(len(table) + 1, dtype=bool)
+    for i, location in enumerate(table):
+        check_location_url(location)
+        allowed[i] = not validate_containers or session.virtual.container_for(location) is not None
+    keep = allowed[loc_index]
+    failed = [tuple(c) for c in coords[~keep].tolist()]
+    checksums = [spec.etag_checksum or spec.last_updated_at_checksum for spec in specs]
+    if any(c is not None for c in checksums):  # per-ref checksums: the general path
+        for spec, c, ok in zip(specs, checksums, keep.tolist()):
+            if ok:
+                ref = virtual_chunk(spec.location, spec.offset, spec.length, c)
+                session.change_set.set_chunk(node.node_id, tuple(int(i) for i in spec.index), ref)
+        return failed or None
+    offsets = np.fromiter((spec.offset for spec in specs), dtype=np.uint64, count=len(specs))
+    lengths = np.fromiter((spec.length for spec in specs), dtype=np.uint64, count=len(specs))
+    last = _last_rows(coords)  # a later spec for the same chunk wins
+    rows = np.flatnonzero(keep & last)
+    refs = ChunkRefTable.virtual(
+        coords[rows], table, loc_index[rows], offsets[rows], lengths[rows]
+    )
+    session.change_set.array_chunks(node.node_id).set_bulk(refs)
+    return failed or None
+
+
+def _last_rows(coords: np.ndarray) -> np.ndarray:
+    """Mask of the rows that are the last occurrence of their coordinates."""
+    if len(coords) < 2:
+        return np.ones(len(coords), dtype=bool)
+    _, first_of_reversed = np.unique(coords[::-1], axis=0, return_index=True)
+    mask = np.zeros(len(coords), dtype=bool)
+    mask[len(coords) - 1 - first_of_reversed] = True
+    return mask
 
 
 def virtual_chunk(
