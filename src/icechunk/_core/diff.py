@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._format.ids import encode_id
-from .._format.manifest import ChunkCoords
+from .._format.manifest import ChunkCoords, sorted_coord_lists
 from .._format.snapshot import Snapshot
 from .._format.transaction_log import TransactionLog
 from .._snapshots import Diff
@@ -37,7 +37,7 @@ class DiffData:
             updated_groups=set(self.updated_groups),
             updated_arrays=set(self.updated_arrays),
             updated_chunks={
-                p: sorted(list(c) for c in cs) for p, cs in self.updated_chunks.items()
+                p: sorted_coord_lists(cs) for p, cs in self.updated_chunks.items()
             },
         )
 

@@ -582,6 +582,17 @@ class CoordSet(AbstractSet[ChunkCoords]):
     __hash__ = AbstractSet._hash
 
 
+def sorted_coord_lists(coords: AbstractSet[ChunkCoords]) -> list[list[int]]:
+    """``coords`` as lists of ints in ascending order (sorted with numpy when of one rank)."""
+    arr = coords.array if isinstance(coords, CoordSet) else uniform_coords(list(coords))
+    if arr is None or (len(arr) and int(arr.min()) < 0):
+        return sorted(list(c) for c in coords)
+    if arr.shape[1] and len(arr) > 1:
+        arr = arr[np.lexsort(arr.T[::-1])]
+    out: list[list[int]] = arr.tolist()
+    return out
+
+
 @dataclass(frozen=True)
 class _KeyIndex:
     """Row coordinates packed into one int64 each (mixed radix), sorted for binary search.
