@@ -17,9 +17,9 @@ from icechunk._change_set import (
     chunk_collisions,
     merge_change_sets,
 )
+from icechunk._format._coords import CoordSet
 from icechunk._format.manifest import (
     ChunkRefTable,
-    CoordSet,
     InlineChunk,
     NativeChunk,
     VirtualChunk,

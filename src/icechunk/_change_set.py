@@ -14,11 +14,11 @@ from typing import Any
 import msgpack
 import numpy as np
 
+from ._format._coords import CoordSet
 from ._format.manifest import (
     ChunkCoords,
     ChunkPayload,
     ChunkRefTable,
-    CoordSet,
     InlineChunk,
     NativeChunk,
     VirtualChunk,

@@ -8,8 +8,9 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._format._coords import sorted_coord_lists
 from .._format.ids import encode_id
-from .._format.manifest import ChunkCoords, sorted_coord_lists
+from .._format.manifest import ChunkCoords
 from .._format.snapshot import Snapshot
 from .._format.transaction_log import TransactionLog
 from .._snapshots import Diff

@@ -98,6 +98,7 @@ def _utf8_table(values: Sequence[str]) -> tuple[bytes, np.ndarray, np.ndarray]:
 
 
 _GATHER_BYTES = 1 << 22  # bytes copied per step by ``_copy_spans`` (bounds its index arrays)
+_LONG_SPANS = 24  # mean span length from which ``_copy_spans`` copies span by span
 
 
 def _copy_spans(
@@ -106,6 +107,11 @@ def _copy_spans(
     """Copy ``lens[i]`` bytes from ``src[src_pos[i]:]`` to ``dst[dst_pos[i]:]`` for every i."""
     total = int(lens.sum()) if len(lens) else 0
     if not total:
+        return
+    if total >= _LONG_SPANS * len(lens):  # long spans: one slice copy each beats index arrays
+        out, source = dst.data.cast("B"), src.data.cast("B")
+        for d, s, n in zip(dst_pos.tolist(), src_pos.tolist(), lens.tolist()):
+            out[d : d + n] = source[s : s + n]
         return
     ends = np.cumsum(lens)
     first = 0

@@ -12,10 +12,10 @@ import numpy as np
 
 from .._exceptions import FormatError
 from . import _fbwrite as w
+from ._coords import CoordSet, uniform_coords
 from ._fb import Buffer, Table, read_root, required
 from ._fbvec import Gather, TableFields
 from .ids import ID8_SIZE, ID12_SIZE
-from .manifest import CoordSet, uniform_coords
 from .transaction_log import ChunkCoords, TransactionLog
 
 # Table slots, in schema field order; the six id lists follow ``id`` in this order.
