@@ -14,10 +14,8 @@ import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._snapshots import SnapshotInfo
-
 if TYPE_CHECKING:
-    from ._snapshots import Diff
+    from ._snapshots import Diff, SnapshotInfo
     from .repository import Repository
     from .session import Session
 
@@ -215,7 +213,7 @@ def snapshot_info_html(info: SnapshotInfo) -> str:
     )
 
 
-class History(list[SnapshotInfo]):
+class History(list["SnapshotInfo"]):
     """The ancestry of a version as a list that shows as a table in notebooks.
 
     Parameters
