@@ -14,11 +14,9 @@ import logging
 from typing import Any
 
 from .._asset_manager import AssetManager
-from .._config import (
-    DEFAULT_MANIFEST_PRELOAD_MAX_TOTAL_REFS,
-    ManifestPreloadCondition,
-    default_preload_condition,
-)
+from .._config import ManifestPreloadCondition
+from .._config.conditions import default_preload_condition
+from .._config.defaults import MANIFEST_PRELOAD_MAX_TOTAL_REFS
 from .._format.ids import encode_id
 from .._format.snapshot import Snapshot
 
@@ -30,7 +28,7 @@ def preload_settings(preload: Any) -> tuple[int, Any]:
     max_refs = getattr(preload, "max_total_refs", None)
     condition = getattr(preload, "preload_if", None)
     return (
-        DEFAULT_MANIFEST_PRELOAD_MAX_TOTAL_REFS if max_refs is None else int(max_refs),
+        MANIFEST_PRELOAD_MAX_TOTAL_REFS if max_refs is None else int(max_refs),
         default_preload_condition() if condition is None else condition,
     )
 
