@@ -200,3 +200,11 @@ def test_core_set_virtual_refs_stages_specs_as_one_table(tmp_path) -> None:  # t
     outside = [icechunk.VirtualChunkSpec(index=[3], location=prefix + "a.nc", offset=0, length=1)]
     with pytest.raises(InvalidKeyError, match="outside the chunk grid"):
         virtual_refs.set_virtual_refs(core, node, outside, True)
+
+
+def test_sorted_coord_lists_of_every_shape() -> None:
+    from icechunk._format._coords import sorted_coord_lists
+
+    assert sorted_coord_lists(frozenset({()})) == [[]]  # a 0-d array's one chunk
+    assert sorted_coord_lists(frozenset({(2, 1), (0, 5)})) == [[0, 5], [2, 1]]
+    assert sorted_coord_lists(CoordSet(np.array([[3], [1]]))) == [[1], [3]]

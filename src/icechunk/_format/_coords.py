@@ -94,7 +94,7 @@ class CoordSet(AbstractSet[ChunkCoords]):
 def sorted_coord_lists(coords: AbstractSet[ChunkCoords]) -> list[list[int]]:
     """``coords`` as lists of ints in ascending order (sorted with numpy when of one rank)."""
     arr = coords.array if isinstance(coords, CoordSet) else uniform_coords(list(coords))
-    if arr is None or (len(arr) and int(arr.min()) < 0):
+    if arr is None or (arr.size and int(arr.min()) < 0):
         return sorted(list(c) for c in coords)
     if arr.shape[1] and len(arr) > 1:
         arr = arr[np.lexsort(arr.T[::-1])]
