@@ -32,6 +32,7 @@ from obstore import exceptions as obstore_errors
 from obstore.store import LocalStore
 
 from ._coalesce import RangeCoalescer
+from ._config import StorageSettings
 from ._exceptions import VirtualChunkError
 from ._format.manifest import VirtualChunk
 
@@ -79,12 +80,21 @@ class VirtualChunkResolver:
         configs written by older versions, by a name (their ``url_prefix`` is used).
     credentials
         Authorized url prefixes and their credentials (``None``: use the store's defaults).
+    settings
+        Storage settings (the repository's ``config.storage``): their retries configure the
+        stores that fetch virtual chunks, as they do the repository's own storage.
     """
 
-    def __init__(self, containers: Mapping[str, Any], credentials: Mapping[str, Any]):
+    def __init__(
+        self,
+        containers: Mapping[str, Any],
+        credentials: Mapping[str, Any],
+        settings: StorageSettings | None = None,
+    ):
         # keyed by url prefix: older configs key containers by a name and carry the prefix
         self._containers = {getattr(c, "url_prefix", k) or k: c for k, c in containers.items()}
         self._credentials = dict(credentials)
+        self._settings = settings
         self._stores: dict[tuple[str, str, str], Any] = {}
         self._coalescer = RangeCoalescer()
         self._lock = threading.Lock()
@@ -197,7 +207,9 @@ class VirtualChunkResolver:
         with self._lock:
             store = self._stores.get(key)
             if store is None:
-                store = _build_store(container, credentials, scheme, parts.netloc, location)
+                store = _build_store(
+                    container, credentials, self._settings, scheme, parts.netloc, location
+                )
                 self._stores[key] = store
         return store, path
 
@@ -271,7 +283,14 @@ def _check_meta(chunk: VirtualChunk, meta: Mapping[str, Any], *, etag_required: 
 # --- building stores ---------------------------------------------------------------------------
 
 
-def _build_store(container: Any, credentials: Any, scheme: str, netloc: str, location: str) -> Any:
+def _build_store(
+    container: Any,
+    credentials: Any,
+    settings: StorageSettings | None,
+    scheme: str,
+    netloc: str,
+    location: str,
+) -> Any:
     """The obstore store serving ``scheme://netloc`` for ``container`` (see ``spec_for``)."""
     from . import _config as config
     from .credentials import LocalFileSystemAccess
@@ -288,13 +307,15 @@ def _build_store(container: Any, credentials: Any, scheme: str, netloc: str, loc
                 )
             return LocalStore()
         if isinstance(store, config._StoreHttp):
-            return spec_for(store, f"{scheme}://{netloc}", None, credentials).object_store()
+            return spec_for(
+                store, f"{scheme}://{netloc}", None, credentials, settings
+            ).object_store()
         if isinstance(store, config._StoreAzure):
             container_name, _, host = netloc.partition("@")
             if host and not any(k in store._0 for k in AZURE_ACCOUNT_KEYS):
                 store = config._StoreAzure({**store._0, "account": host.split(".")[0]})
-            return spec_for(store, container_name, None, credentials).object_store()
-        return spec_for(store, netloc, None, credentials).object_store()
+            return spec_for(store, container_name, None, credentials, settings).object_store()
+        return spec_for(store, netloc, None, credentials, settings).object_store()
     except VirtualChunkError:
         raise
     except Exception as error:

@@ -3,6 +3,8 @@
 Subclass :class:`StorageBackendTests` and provide a ``backend`` fixture returning a fresh, empty
 :class:`~icechunk.storage._backend.StorageBackend`. The fixture is synchronous so that the thread
 tests can drive the backend from several event loops; async tests share pytest's loop.
+Backends on remote stores also subclass :class:`RemoteBackendTests` (prefixes, lost answers,
+connections reset before a conditional put reached the server).
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -450,3 +454,94 @@ class StorageBackendTests:
         results = run_threads(lambda _: asyncio.run(increment_many()), threads)
         assert all(isinstance(r, int) for r in results), results
         assert asyncio.run(backend.get("counter")) == str(threads * per_thread).encode()
+
+
+#: ``make_backend(prefix, endpoint, retries)``: a backend on the test server (or at
+#: ``endpoint``, a proxy in front of it) under ``prefix``, with ``retries`` (or fast ones).
+MakeBackend = Callable[..., StorageBackend]
+
+
+class RemoteBackendTests:
+    """Behaviour of backends in a bucket of a remote store that stamp their conditional puts
+    (:class:`~icechunk.storage._readback.StampedBackend`). Subclasses provide ``endpoint``
+    (the test server's URL) and ``make_backend`` fixtures and :meth:`conditional_put`."""
+
+    @staticmethod
+    def conditional_put(method: str, target: str, headers: dict[str, str]) -> bool:
+        """Whether a request (as the fault proxy sees it) is a conditional put."""
+        raise NotImplementedError("subclasses say what a conditional put looks like")
+
+    async def test_prefix_isolates_repositories(self, make_backend: MakeBackend) -> None:
+        first, second = make_backend("one"), make_backend("two/deeper")
+        whole = make_backend(None)
+        await first.put("config.yaml", b"1")
+        await second.put("config.yaml", b"2")
+        assert await first.get("config.yaml") == b"1"
+        assert await second.get("config.yaml") == b"2"
+        assert set(await collect(whole)) == {"one/config.yaml", "two/deeper/config.yaml"}
+        assert set(await collect(first)) == {"config.yaml"}
+
+    async def test_lost_response_retry_is_not_a_conflict(
+        self, make_backend: MakeBackend, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A conditional put that landed but whose answer was lost, sent again, succeeds."""
+        backend = make_backend("repo")
+        original = backend._put_once  # type: ignore[attr-defined]
+
+        async def send_twice(key: str, data: Any, mode: Any, if_match: Any, stamp: Any) -> str:
+            if stamp is not None:
+                await original(key, data, mode, if_match, stamp)  # its answer is "lost"
+            return await original(key, data, mode, if_match, stamp)  # type: ignore[no-any-return]
+
+        monkeypatch.setattr(backend, "_put_once", send_twice)
+        created = await backend.put("refs/tag.t/ref.json", b"x", mode=PutMode.CREATE)
+        assert (await backend.get_versioned("refs/tag.t/ref.json")).version == created
+        base = await backend.put("refs/branch.main/ref.json", b"a")
+        updated = await backend.put("refs/branch.main/ref.json", b"b", if_match=base)
+        assert (await backend.get_versioned("refs/branch.main/ref.json")).version == updated
+        monkeypatch.undo()
+        with pytest.raises(PreconditionFailedError):  # a different writer still loses
+            await backend.put("refs/tag.t/ref.json", b"y", mode=PutMode.CREATE)
+        with pytest.raises(PreconditionFailedError):
+            await backend.put("refs/branch.main/ref.json", b"c", if_match=base)
+
+    async def test_unreachable_endpoint_is_a_storage_error(
+        self, make_backend: MakeBackend
+    ) -> None:
+        backend = make_backend("repo", "http://127.0.0.1:9")
+        with pytest.raises(StorageError):
+            await backend.get("config.yaml")
+        with pytest.raises(StorageError):
+            await backend.put("config.yaml", b"x", mode=PutMode.CREATE)
+
+    async def test_conditional_put_reset_before_reaching_the_server_is_retried(
+        self, endpoint: str, make_backend: MakeBackend
+    ) -> None:
+        from icechunk import StorageRetriesSettings
+
+        from .fault_proxy import fault_proxy
+
+        retries = StorageRetriesSettings(max_tries=3, initial_backoff_ms=10, max_backoff_ms=50)
+        conditional = self.conditional_put
+        with fault_proxy(endpoint) as proxy:
+            backend = make_backend("repo", proxy.url, retries)
+            proxy.reset(conditional, times=1)
+            created = await backend.put("refs/tag.t/ref.json", b"x", mode=PutMode.CREATE)
+            assert len(proxy.resets) == 1
+            assert (await backend.get_versioned("refs/tag.t/ref.json")).version == created
+
+            base = await backend.put("refs/branch.main/ref.json", b"a")
+            proxy.reset(conditional, times=2)  # within the 3 tries
+            updated = await backend.put("refs/branch.main/ref.json", b"b", if_match=base)
+            assert len(proxy.resets) == 3
+            assert (await backend.get_versioned("refs/branch.main/ref.json")).version == updated
+
+            proxy.reset(conditional, times=3)  # every try is reset: it never lands
+            with pytest.raises(StorageError, match="did not land"):
+                await backend.put("refs/branch.main/ref.json", b"c", if_match=updated)
+            assert len(proxy.resets) == 6
+            assert await backend.get("refs/branch.main/ref.json") == b"b"
+
+            proxy.reset(conditional, times=1)  # a real conflict stays a conflict
+            with pytest.raises(PreconditionFailedError):
+                await backend.put("refs/branch.main/ref.json", b"d", if_match=base)

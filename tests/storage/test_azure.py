@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import email.utils
 import hashlib
 import hmac
@@ -33,7 +34,7 @@ from icechunk.storage import azure_storage
 from icechunk.storage._backend import StorageBackend
 from icechunk.storage._specs import AzureSpec
 
-from .conformance import StorageBackendTests
+from .conformance import MakeBackend, RemoteBackendTests, StorageBackendTests
 
 ACCOUNT = "devstoreaccount1"
 # Azurite's well-known development key (public, documented by Microsoft).
@@ -129,7 +130,7 @@ def container(azurite_endpoint: str) -> str:
     return name
 
 
-def make_spec(endpoint: str, container: str, prefix: str = "repo") -> AzureSpec:
+def make_spec(endpoint: str, container: str, prefix: str | None = "repo") -> AzureSpec:
     return AzureSpec(
         account=ACCOUNT,
         container=container,
@@ -144,6 +145,26 @@ class TestAzureBackend(StorageBackendTests):
     @pytest.fixture
     def backend(self, azurite_endpoint: str, container: str) -> StorageBackend:
         return make_spec(azurite_endpoint, container).make_backend()
+
+
+class TestAzureRemote(RemoteBackendTests):
+    @staticmethod
+    def conditional_put(method: str, target: str, headers: dict[str, str]) -> bool:
+        return method == "PUT" and ("if-none-match" in headers or "if-match" in headers)
+
+    @pytest.fixture
+    def endpoint(self, azurite_endpoint: str) -> str:
+        return azurite_endpoint
+
+    @pytest.fixture
+    def make_backend(self, azurite_endpoint: str, container: str) -> MakeBackend:
+        def make(prefix: str | None, endpoint: str | None = None, retries: Any = None) -> Any:
+            # Azurite's endpoint names the account in its path (a proxy's URL does not)
+            url = azurite_endpoint if endpoint is None else f"{endpoint}/{ACCOUNT}"
+            spec = make_spec(url, container, prefix)
+            return dataclasses.replace(spec, retries=retries or spec.retries).make_backend()
+
+        return make
 
 
 def test_azure_storage_factory(azurite_endpoint: str, container: str) -> None:

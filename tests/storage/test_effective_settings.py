@@ -26,9 +26,9 @@ def _repository_store(options: S3Options, retries: StorageRetriesSettings | None
     return storage._backend(retries).store
 
 
-def _virtual_store(options: S3Options) -> Any:
+def _virtual_store(options: S3Options, settings: icechunk.StorageSettings | None = None) -> Any:
     container = VirtualChunkContainer(PREFIX, icechunk.ObjectStoreConfig.S3(options))
-    resolver = VirtualChunkResolver({PREFIX: container}, {PREFIX: None})
+    resolver = VirtualChunkResolver({PREFIX: container}, {PREFIX: None}, settings)
     store, _ = resolver._store_for(PREFIX, container, None, f"{PREFIX}key")
     return store
 
@@ -78,3 +78,9 @@ def test_given_retries_are_kept() -> None:
         timedelta(milliseconds=20),
         timedelta(milliseconds=500),
     )
+
+
+def test_virtual_reads_take_the_storage_settings_given() -> None:
+    given = StorageRetriesSettings(max_tries=4, initial_backoff_ms=20)
+    store = _virtual_store(S3Options(), icechunk.StorageSettings(retries=given))
+    assert _retries(store) == (3, timedelta(milliseconds=20), timedelta(milliseconds=180_000))

@@ -30,7 +30,6 @@ import zarr
 from icechunk import StorageRetriesSettings
 from icechunk._exceptions import (
     ObjectNotFoundError,
-    PreconditionFailedError,
     StorageAuthError,
     StorageError,
 )
@@ -40,8 +39,7 @@ from icechunk.storage._backend import PutMode, StorageBackend
 from icechunk.storage._gcs import GcsBackend, google_credentials
 from icechunk.storage._specs import GcsSpec
 
-from .conformance import StorageBackendTests, collect
-from .fault_proxy import fault_proxy
+from .conformance import MakeBackend, RemoteBackendTests, StorageBackendTests, collect
 
 FAST_RETRIES = StorageRetriesSettings(max_tries=2, initial_backoff_ms=10, max_backoff_ms=100)
 
@@ -160,50 +158,22 @@ class TestGcsBackend(StorageBackendTests):
         return backend
 
 
-async def test_prefix_isolates_repositories(gcs_endpoint: str, bucket: str) -> None:
-    first = make_spec(gcs_endpoint, bucket, prefix="one").make_backend()
-    second = make_spec(gcs_endpoint, bucket, prefix="two/deeper").make_backend()
-    whole = make_spec(gcs_endpoint, bucket, prefix=None).make_backend()
-    await first.put("config.yaml", b"1")
-    await second.put("config.yaml", b"2")
-    assert await first.get("config.yaml") == b"1"
-    assert await second.get("config.yaml") == b"2"
-    assert set(await collect(whole)) == {"one/config.yaml", "two/deeper/config.yaml"}
-    assert set(await collect(first)) == {"config.yaml"}
+class TestGcsRemote(RemoteBackendTests):
+    @staticmethod
+    def conditional_put(method: str, target: str, headers: dict[str, str]) -> bool:
+        return method == "POST" and "ifGenerationMatch" in target
 
+    @pytest.fixture
+    def endpoint(self, gcs_endpoint: str) -> str:
+        return gcs_endpoint
 
-async def test_lost_response_retry_is_not_a_conflict(
-    gcs_endpoint: str, bucket: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """An upload that succeeded but whose response was lost and was sent again succeeds."""
-    backend = make_spec(gcs_endpoint, bucket).make_backend()
-    assert isinstance(backend, GcsBackend)
-    original = backend._put_once
+    @pytest.fixture
+    def make_backend(self, gcs_endpoint: str, bucket: str) -> MakeBackend:
+        def make(prefix: str | None, endpoint: str | None = None, retries: Any = None) -> Any:
+            spec = make_spec(endpoint or gcs_endpoint, bucket, prefix)
+            return dataclasses.replace(spec, retries=retries or spec.retries).make_backend()
 
-    async def send_twice(key: str, data: Any, mode: Any, if_match: Any, write_id: Any) -> str:
-        if write_id is not None:
-            await original(key, data, mode, if_match, write_id)  # the first response is "lost"
-        return await original(key, data, mode, if_match, write_id)
-
-    monkeypatch.setattr(backend, "_put_once", send_twice)
-    created = await backend.put("refs/tag.t/ref.json", b"x", mode=PutMode.CREATE)
-    assert (await backend.get_versioned("refs/tag.t/ref.json")).version == created
-    base = await backend.put("refs/branch.main/ref.json", b"a")
-    updated = await backend.put("refs/branch.main/ref.json", b"b", if_match=base)
-    assert (await backend.get_versioned("refs/branch.main/ref.json")).version == updated
-    monkeypatch.undo()
-    with pytest.raises(PreconditionFailedError):  # a different writer still loses
-        await backend.put("refs/tag.t/ref.json", b"y", mode=PutMode.CREATE)
-    with pytest.raises(PreconditionFailedError):
-        await backend.put("refs/branch.main/ref.json", b"c", if_match=base)
-
-
-async def test_unreachable_endpoint_is_a_storage_error() -> None:
-    backend = make_spec("http://127.0.0.1:9", "nowhere").make_backend()
-    with pytest.raises(StorageError):
-        await backend.get("config.yaml")
-    with pytest.raises(StorageError):
-        await backend.put("config.yaml", b"x", mode=PutMode.CREATE)
+        return make
 
 
 async def test_missing_bucket_is_a_storage_error(gcs_endpoint: str) -> None:
@@ -337,36 +307,3 @@ def test_repository_retry_settings_reach_the_backend(gcs_endpoint: str, bucket: 
     assert reopened._core.backend._retries.max_tries == 3  # persisted config
     read = zarr.open_array(reopened.readonly_session("main").store, path="a", mode="r")
     assert np.array_equal(np.asarray(read[:]), np.arange(4))
-
-
-def _conditional_upload(method: str, target: str, headers: dict[str, str]) -> bool:
-    return method == "POST" and "ifGenerationMatch" in target
-
-
-async def test_conditional_upload_reset_before_reaching_the_server_is_retried(
-    gcs_endpoint: str, bucket: str
-) -> None:
-    retries = StorageRetriesSettings(max_tries=3, initial_backoff_ms=10, max_backoff_ms=50)
-    with fault_proxy(gcs_endpoint) as proxy:
-        spec = dataclasses.replace(make_spec(proxy.url, bucket), retries=retries)
-        backend = spec.make_backend()
-        assert isinstance(backend, GcsBackend)
-        proxy.reset(_conditional_upload, times=1)
-        created = await backend.put("refs/tag.t/ref.json", b"x", mode=PutMode.CREATE)
-        assert len(proxy.resets) == 1
-        assert (await backend.get_versioned("refs/tag.t/ref.json")).version == created
-
-        base = await backend.put("refs/branch.main/ref.json", b"a")
-        proxy.reset(_conditional_upload, times=2)
-        updated = await backend.put("refs/branch.main/ref.json", b"b", if_match=base)
-        assert len(proxy.resets) == 3
-        assert (await backend.get_versioned("refs/branch.main/ref.json")).version == updated
-
-        proxy.reset(_conditional_upload, times=50)  # every try is reset: it never lands
-        with pytest.raises(StorageError, match="did not land"):
-            await backend.put("refs/branch.main/ref.json", b"c", if_match=updated)
-        assert await backend.get("refs/branch.main/ref.json") == b"b"
-
-        proxy.reset(_conditional_upload, times=1)  # a real conflict stays a conflict
-        with pytest.raises(PreconditionFailedError):
-            await backend.put("refs/branch.main/ref.json", b"d", if_match=base)

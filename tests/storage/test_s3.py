@@ -6,21 +6,19 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import pickle
-import uuid
 from typing import Any
 
 import pytest
 from _helpers.s3 import REGION, moto_server, new_bucket
 
 from icechunk import StorageRetriesSettings
-from icechunk._exceptions import PreconditionFailedError, StorageError
 from icechunk.credentials import s3_static_credentials
 from icechunk.storage import s3_storage
-from icechunk.storage._backend import PutMode, StorageBackend, VersionedObject
+from icechunk.storage._backend import StorageBackend
 from icechunk.storage._object_store import ObjectStoreBackend
 from icechunk.storage._specs import S3Spec
 
-from .conformance import StorageBackendTests, collect
+from .conformance import MakeBackend, RemoteBackendTests, StorageBackendTests
 from .fault_proxy import fault_proxy
 
 moto_endpoint = moto_server  # the fixture, also imported from here by test_cli.py
@@ -61,42 +59,22 @@ class TestS3BackendWithoutPrefix(StorageBackendTests):
         return make_spec(moto_endpoint, bucket, prefix=None).make_backend()
 
 
-async def test_prefix_isolates_repositories(moto_endpoint: str, bucket: str) -> None:
-    first = make_spec(moto_endpoint, bucket, prefix="one").make_backend()
-    second = make_spec(moto_endpoint, bucket, prefix="two/deeper").make_backend()
-    whole = make_spec(moto_endpoint, bucket, prefix=None).make_backend()
-    await first.put("config.yaml", b"1")
-    await second.put("config.yaml", b"2")
-    assert await first.get("config.yaml") == b"1"
-    assert await second.get("config.yaml") == b"2"
-    assert set(await collect(whole)) == {"one/config.yaml", "two/deeper/config.yaml"}
+class TestS3Remote(RemoteBackendTests):
+    @staticmethod
+    def conditional_put(method: str, target: str, headers: dict[str, str]) -> bool:
+        return method == "PUT" and ("if-none-match" in headers or "if-match" in headers)
 
+    @pytest.fixture
+    def endpoint(self, moto_endpoint: str) -> str:
+        return moto_endpoint
 
-async def test_lost_response_retry_is_not_a_conflict(
-    moto_endpoint: str, bucket: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A conditional put that succeeded but is sent again (same write id) reports success."""
-    backend = make_spec(moto_endpoint, bucket).make_backend()
-    fixed = uuid.uuid4()
-    monkeypatch.setattr(uuid, "uuid4", lambda: fixed)
-    first = await backend.put("refs/tag.t/ref.json", b"x", mode=PutMode.CREATE)
-    again = await backend.put("refs/tag.t/ref.json", b"x", mode=PutMode.CREATE)
-    assert again == first
-    base = await backend.put("refs/branch.main/ref.json", b"a")
-    updated = await backend.put("refs/branch.main/ref.json", b"b", if_match=base)
-    assert await backend.put("refs/branch.main/ref.json", b"b", if_match=base) == updated
-    monkeypatch.undo()
-    with pytest.raises(PreconditionFailedError):  # a different writer still loses
-        await backend.put("refs/tag.t/ref.json", b"x", mode=PutMode.CREATE)
+    @pytest.fixture
+    def make_backend(self, moto_endpoint: str, bucket: str) -> MakeBackend:
+        def make(prefix: str | None, endpoint: str | None = None, retries: Any = None) -> Any:
+            spec = make_spec(endpoint or moto_endpoint, bucket, prefix)
+            return dataclasses.replace(spec, retries=retries or spec.retries).make_backend()
 
-
-async def test_unreachable_endpoint_is_a_storage_error() -> None:
-    spec = make_spec("http://127.0.0.1:9", "nowhere")
-    backend = spec.make_backend()
-    with pytest.raises(StorageError):
-        await backend.get("config.yaml")
-    with pytest.raises(StorageError):
-        await backend.put("config.yaml", b"x", mode=PutMode.CREATE)
+        return make
 
 
 def test_s3_storage_factory_round_trip(moto_endpoint: str, bucket: str) -> None:
@@ -145,43 +123,6 @@ def test_s3_storage_refreshable_credentials(moto_endpoint: str, bucket: str) -> 
     assert asyncio.run(copy._backend().get("k")) == b"v"
 
 
-# --- a conditional put reset before it reached the server is sent again ---------------------
-
-
-def _conditional_put(method: str, target: str, headers: dict[str, str]) -> bool:
-    return method == "PUT" and ("if-none-match" in headers or "if-match" in headers)
-
-
-async def test_conditional_put_reset_before_reaching_the_server_is_retried(
-    moto_endpoint: str, bucket: str
-) -> None:
-    retries = StorageRetriesSettings(max_tries=3, initial_backoff_ms=10, max_backoff_ms=50)
-    with fault_proxy(moto_endpoint) as proxy:
-        spec = dataclasses.replace(make_spec(proxy.url, bucket), retries=retries)
-        backend = spec.make_backend()
-        proxy.reset(_conditional_put, times=1)
-        created = await backend.put("refs/tag.t/ref.json", b"x", mode=PutMode.CREATE)
-        assert len(proxy.resets) == 1
-        assert (await backend.get_versioned("refs/tag.t/ref.json")).version == created
-
-        base = await backend.put("refs/branch.main/ref.json", b"a")
-        proxy.reset(_conditional_put, times=2)  # within the 3 tries
-        updated = await backend.put("refs/branch.main/ref.json", b"b", if_match=base)
-        assert len(proxy.resets) == 3
-        assert await backend.get_versioned("refs/branch.main/ref.json") == VersionedObject(
-            b"b", updated
-        )
-
-        proxy.reset(_conditional_put, times=3)  # every try is reset: it never lands
-        with pytest.raises(StorageError, match="did not land"):
-            await backend.put("refs/branch.main/ref.json", b"c", if_match=updated)
-        assert await backend.get("refs/branch.main/ref.json") == b"b"
-
-        proxy.reset(_conditional_put, times=1)  # a real conflict stays a conflict
-        with pytest.raises(PreconditionFailedError):
-            await backend.put("refs/branch.main/ref.json", b"d", if_match=base)
-
-
 def test_commit_survives_a_reset_ref_update(moto_endpoint: str, bucket: str) -> None:
     import numpy as np
     import zarr
@@ -202,7 +143,7 @@ def test_commit_survives_a_reset_ref_update(moto_endpoint: str, bucket: str) -> 
         session = repo.writable_session("main")
         zarr.create_array(session.store, name="x", shape=(4,), dtype="i4")[:] = 7
         proxy.reset(
-            lambda m, t, h: _conditional_put(m, t, h) and "ref.json" in t, times=1
+            lambda m, t, h: TestS3Remote.conditional_put(m, t, h) and "ref.json" in t, times=1
         )
         snapshot = session.commit("through a reset")
         assert proxy.resets and "refs/branch.main/ref.json" in proxy.resets[0]

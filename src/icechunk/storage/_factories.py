@@ -187,42 +187,18 @@ def tigris_storage(
 ) -> Storage:
     """Create a Storage instance that saves data in Tigris object store.
 
+    The keywords not listed below mean the same as in :func:`s3_storage`.
+
     Parameters
     ----------
     bucket: str
         The bucket where the repository will store its data
     prefix: str | None
         The prefix within the bucket that is the root directory of the repository
-    region: str | None
-        The region to use in the object store, if `None` a default region will be used
-    endpoint_url: str | None
-        Optional endpoint where the object store serves data, example: http://localhost:9000
     use_weak_consistency: bool
         If set to True it will return a Storage instance that is read only, and can read from the
         the closest Tigris region. Behavior is undefined if objects haven't propagated to the
         region yet. This option is for experts only.
-    allow_http: bool
-        If the object store can be accessed using http protocol instead of https
-    access_key_id: str | None
-        S3 credential access key
-    secret_access_key: str | None
-        S3 credential secret access key
-    session_token: str | None
-        Optional S3 credential session token
-    expires_after: datetime | None
-        Optional expiration for the object store credentials
-    anonymous: bool | None
-        If set to True requests to the object store will not be signed
-    from_env: bool | None
-        Fetch credentials from the operative system environment
-    get_credentials: Callable[[], S3StaticCredentials] | None
-        Use this function to get and refresh object store credentials
-    scatter_initial_credentials: bool, optional
-        Immediately call and store the value returned by get_credentials (see
-        :func:`s3_storage`).
-    network_stream_timeout_seconds: int
-        Timeout requests if no bytes can be transmitted during this period of time.
-        If set to 0, timeout is disabled.
     """
     credentials = s3_credentials(
         access_key_id=access_key_id,
@@ -269,6 +245,8 @@ def r2_storage(
 ) -> Storage:
     """Create a Storage instance that saves data in Cloudflare R2 object store.
 
+    The keywords not listed below mean the same as in :func:`s3_storage`.
+
     Parameters
     ----------
     bucket: str | None
@@ -284,28 +262,6 @@ def r2_storage(
         `https://<ACCOUNT_ID>.r2.cloudflarestorage.com`
     region: str | None
         The region to use in the object store, if `None` the default region 'auto' will be used
-    allow_http: bool
-        If the object store can be accessed using http protocol instead of https
-    access_key_id: str | None
-        S3 credential access key
-    secret_access_key: str | None
-        S3 credential secret access key
-    session_token: str | None
-        Optional S3 credential session token
-    expires_after: datetime | None
-        Optional expiration for the object store credentials
-    anonymous: bool | None
-        If set to True requests to the object store will not be signed
-    from_env: bool | None
-        Fetch credentials from the operative system environment
-    get_credentials: Callable[[], S3StaticCredentials] | None
-        Use this function to get and refresh object store credentials
-    scatter_initial_credentials: bool, optional
-        Immediately call and store the value returned by get_credentials (see
-        :func:`s3_storage`).
-    network_stream_timeout_seconds: int
-        Timeout requests if no bytes can be transmitted during this period of time.
-        If set to 0, timeout is disabled.
     """
     credentials = s3_credentials(
         access_key_id=access_key_id,

@@ -26,10 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .._config import (
     DEFAULT_IDEAL_CONCURRENT_REQUEST_SIZE,
-    DEFAULT_INITIAL_BACKOFF_MS,
-    DEFAULT_MAX_BACKOFF_MS,
     DEFAULT_MAX_CONCURRENT_REQUESTS_FOR_OBJECT,
-    DEFAULT_MAX_TRIES,
     ObjectStoreConfig,
     S3Options,
     StorageConcurrencySettings,
@@ -190,16 +187,8 @@ class Storage:
         """Create a Storage on S3."""
         return cls(spec_for(ObjectStoreConfig.S3(config), bucket, prefix, credentials))
 
-    @classmethod
-    def new_s3_object_store(
-        cls,
-        config: S3Options,
-        bucket: str,
-        prefix: str | None,
-        credentials: Any = None,
-    ) -> Storage:
-        """Create a Storage on S3 through the generic object store client (same as ``new_s3``)."""
-        return cls.new_s3(config, bucket, prefix, credentials)
+    #: Create a Storage on S3 through the generic object store client (same as ``new_s3``).
+    new_s3_object_store = new_s3
 
     @classmethod
     def new_tigris(
@@ -320,11 +309,7 @@ class Storage:
                 max_concurrent_requests_for_object=DEFAULT_MAX_CONCURRENT_REQUESTS_FOR_OBJECT,
                 ideal_concurrent_request_size=DEFAULT_IDEAL_CONCURRENT_REQUEST_SIZE,
             ),
-            retries=StorageRetriesSettings(
-                max_tries=DEFAULT_MAX_TRIES,
-                initial_backoff_ms=DEFAULT_INITIAL_BACKOFF_MS,
-                max_backoff_ms=DEFAULT_MAX_BACKOFF_MS,
-            ),
+            retries=effective_retries(None),
         )
 
     def __repr__(self) -> str:

@@ -1,0 +1,1 @@
+"""The credential value objects behind :mod:`icechunk.credentials` (one module per store)."""
