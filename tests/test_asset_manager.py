@@ -6,7 +6,7 @@ import asyncio
 
 import icechunk
 from icechunk._asset_manager import _LruCache
-from icechunk.repository import _engine_settings
+from icechunk._core.repository import EngineSettings
 
 
 async def test_cache_is_bounded_by_weight_but_keeps_the_newest() -> None:
@@ -36,8 +36,8 @@ def test_caching_config_sets_cache_bounds() -> None:
     config = icechunk.RepositoryConfig.default()
     config.caching = icechunk.CachingConfig(num_snapshot_nodes=123, num_chunk_refs=456)
     config.compression = icechunk.CompressionConfig(level=7)
-    settings = _engine_settings(config).assets
+    settings = EngineSettings.from_config(config).assets
     assert (settings.snapshot_cache_nodes, settings.manifest_cache_refs) == (123, 456)
     assert settings.compression_level == 7
-    defaults = _engine_settings(icechunk.RepositoryConfig.default()).assets
+    defaults = EngineSettings.from_config(icechunk.RepositoryConfig.default()).assets
     assert defaults.manifest_cache_refs == 15_000_000
