@@ -27,34 +27,19 @@ from .object_store import (
     AnyObjectStoreConfig,
     ObjectStoreConfig,
     S3Options,
-    _StoreAzure,
-    _StoreGcs,
-    _StoreHttp,
-    _StoreInMemory,
-    _StoreLocal,
-    _StoreMap,
-    _StoreS3,
-    _StoreS3Base,
-    _StoreS3Compatible,
-    _StoreTigris,
     azure_store,
     gcs_store,
     http_store,
     local_filesystem_store,
     s3_store,
 )
+from .object_store import _StoreAzure as _StoreAzure  # for the virtual chunk reader
+from .object_store import _StoreHttp as _StoreHttp
+from .object_store import _StoreLocal as _StoreLocal
 from .repository import RepositoryConfig
 from .storage_settings import StorageConcurrencySettings, StorageRetriesSettings, StorageSettings
 from .virtual import VirtualChunkContainer, VirtualChunkSpec
 from .yaml import config_from_yaml, config_to_yaml
-
-# The defaults under the names the storage layer imports.
-DEFAULT_MAX_TRIES = defaults.MAX_TRIES
-DEFAULT_INITIAL_BACKOFF_MS = defaults.INITIAL_BACKOFF_MS
-DEFAULT_MAX_BACKOFF_MS = defaults.MAX_BACKOFF_MS
-DEFAULT_MAX_CONCURRENT_REQUESTS_FOR_OBJECT = defaults.MAX_CONCURRENT_REQUESTS_FOR_OBJECT
-DEFAULT_IDEAL_CONCURRENT_REQUEST_SIZE = defaults.IDEAL_CONCURRENT_REQUEST_SIZE
-DEFAULT_S3_NETWORK_STREAM_TIMEOUT_SECONDS = defaults.S3_NETWORK_STREAM_TIMEOUT_SECONDS
 
 __all__ = [
     "AnyObjectStoreConfig",
@@ -85,7 +70,3 @@ __all__ = [
     "local_filesystem_store",
     "s3_store",
 ]
-_PRIVATE = (  # used by the virtual chunk reader
-    _StoreAzure, _StoreGcs, _StoreHttp, _StoreInMemory, _StoreLocal, _StoreMap, _StoreS3,
-    _StoreS3Base, _StoreS3Compatible, _StoreTigris,
-)  # fmt: skip
