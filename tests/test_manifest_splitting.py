@@ -70,3 +70,32 @@ def test_a_new_split_size_rewrites_straddling_regions(tmp_path: Path) -> None:
     assert _manifests(tmp_path) == 3 + 2
     reader = zarr.open_array(repo.readonly_session(branch="main").store, path="t", mode="r")
     np.testing.assert_array_equal(reader[:], [[10, 1, 2, 3, 4, 5]])
+
+
+def _manifest_counts(repo: ic.Repository) -> dict[str, int]:
+    from icechunk._sync import sync
+
+    snapshot = sync(repo.readonly_session("main")._core.base_snapshot())
+    return {n.path: len(n.array.manifests) for n in snapshot.nodes if n.array is not None}
+
+
+def test_rewrite_manifests_applies_a_new_splitting_config(tmp_path: Path) -> None:
+    storage = ic.local_filesystem_storage(str(tmp_path))
+    repo = ic.Repository.create(storage, ic.RepositoryConfig(inline_chunk_threshold_bytes=0))
+    session = repo.writable_session("main")
+    t = zarr.create_array(session.store, name="t", shape=(2, 7), chunks=(1, 1), dtype="i4")
+    t[:] = np.arange(14).reshape(2, 7)
+    session.commit("unsplit")
+    assert _manifest_counts(repo) == {"/t": 1}
+
+    splitting = ic.ManifestSplittingConfig.from_dict({Cond.name_matches("t"): {Dim.Axis(1): 2}})
+    config = ic.RepositoryConfig(manifest=ic.ManifestConfig(splitting=splitting))
+    repo = ic.Repository.open(storage, config)
+    repo.rewrite_manifests("split by 2 columns", branch="main")
+    assert _manifest_counts(repo) == {"/t": 4}  # columns 0-1, 2-3, 4-5, 6
+    got = zarr.open_array(repo.readonly_session("main").store, path="t", mode="r")[:]
+    np.testing.assert_array_equal(got, np.arange(14).reshape(2, 7))
+
+    back = ic.Repository.open(storage, ic.RepositoryConfig.default())
+    back.rewrite_manifests("one manifest again", branch="main")
+    assert _manifest_counts(back) == {"/t": 1}

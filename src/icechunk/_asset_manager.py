@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -204,6 +204,8 @@ class AssetManager:
     def __init__(self, backend: StorageBackend, settings: AssetSettings | None = None):
         self.backend = backend
         self.settings = settings or AssetSettings()
+        # ids of the latest manifests read from storage (cache misses), oldest first
+        self.manifests_read: deque[bytes] = deque(maxlen=1000)
         self._snapshots: _LruCache[bytes, Snapshot] = _LruCache(
             self.settings.snapshot_cache_nodes, lambda s: len(s.nodes), _snapshot_too_large
         )
@@ -295,6 +297,7 @@ class AssetManager:
             name = encode_id(manifest_id)
             try:
                 raw = await self.backend.get(MANIFESTS + name)
+                self.manifests_read.append(manifest_id)
             except ObjectNotFoundError:
                 raise StorageError(
                     f"manifest {name} is missing from the repository; it may have been garbage "

@@ -6,13 +6,24 @@ this session live under their path until commit. A chunk payload of ``None`` is 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgpack
+import numpy as np
 
-from ._format.manifest import ChunkCoords, ChunkPayload, InlineChunk, NativeChunk, VirtualChunk
+from ._format._coords import CoordSet
+from ._format.manifest import (
+    ChunkCoords,
+    ChunkPayload,
+    ChunkRefTable,
+    InlineChunk,
+    NativeChunk,
+    VirtualChunk,
+    coords_array,
+)
 from ._format.snapshot import DimensionShape
 from ._format.transaction_log import TransactionLog
 
@@ -26,6 +37,155 @@ class ArrayDefinition:
     dimension_names: tuple[str | None, ...] | None
 
 
+_MISSING: Any = object()
+
+
+class ArrayChunks(MutableMapping[ChunkCoords, "ChunkPayload | None"]):
+    """The staged chunk changes of one array: single writes and bulk tables of references.
+
+    Single writes (a payload, or None for a deletion) sit in the ``staged`` dict; references
+    set in bulk (``set_virtual_refs_arr``) are one columnar table, ``bulk``, so that staging
+    millions of them creates no Python object per reference. A later write of either kind
+    replaces an earlier one at the same coordinates. As a mapping it shows both.
+    """
+
+    def __init__(
+        self,
+        staged: dict[ChunkCoords, ChunkPayload | None] | None = None,
+        bulk: ChunkRefTable | None = None,
+    ) -> None:
+        self.staged: dict[ChunkCoords, ChunkPayload | None] = dict(staged or {})
+        self.bulk = bulk if bulk is not None and len(bulk) else None
+
+    def find(self, coords: ChunkCoords) -> tuple[bool, ChunkPayload | None]:
+        """``(found, payload)``: whether a change is staged at ``coords``, and which."""
+        payload = self.staged.get(coords, _MISSING)
+        if payload is not _MISSING:
+            return True, payload
+        if self.bulk is not None:
+            row = self.bulk.row_of(coords)
+            if row is not None:
+                return True, self.bulk.payload(row)
+        return False, None
+
+    def __getitem__(self, coords: ChunkCoords) -> ChunkPayload | None:
+        found, payload = self.find(coords)
+        if not found:
+            raise KeyError(coords)
+        return payload
+
+    def __contains__(self, coords: object) -> bool:
+        return isinstance(coords, tuple) and self.find(coords)[0]
+
+    def __setitem__(self, coords: ChunkCoords, payload: ChunkPayload | None) -> None:
+        self.staged[coords] = payload
+
+    def __delitem__(self, coords: ChunkCoords) -> None:
+        found = self.staged.pop(coords, _MISSING) is not _MISSING
+        if self.bulk is not None and self.bulk.row_of(coords) is not None:
+            self._set_bulk(self.bulk.without(np.array([coords], dtype=np.int64)))
+            found = True
+        if not found:
+            raise KeyError(coords)
+
+    def _bulk_only(self) -> ChunkRefTable | None:
+        """The bulk rows no single write overrides."""
+        if self.bulk is None or not self.staged:
+            return self.bulk
+        return self.bulk.without(_keys_array(self.staged, self.bulk.ndim))
+
+    def __iter__(self) -> Iterator[ChunkCoords]:
+        yield from list(self.staged)
+        bulk = self._bulk_only()
+        if bulk is not None:
+            yield from bulk.iter_coords()
+
+    def __len__(self) -> int:
+        bulk = self._bulk_only()
+        return len(self.staged) + (0 if bulk is None else len(bulk))
+
+    def __bool__(self) -> bool:
+        return bool(self.staged) or self.bulk is not None
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ArrayChunks) and other.bulk is None and self.bulk is None:
+            return self.staged == other.staged
+        return super().__eq__(other)
+
+    def copy(self) -> ArrayChunks:
+        return ArrayChunks(self.staged, self.bulk)
+
+    def _set_bulk(self, table: ChunkRefTable | None) -> None:
+        self.bulk = table if table is not None and len(table) else None
+
+    def set_bulk(self, table: ChunkRefTable) -> None:
+        """Stage every reference of ``table``, replacing earlier changes at its coordinates."""
+        if not len(table):
+            return
+        if self.staged:
+            keys = [k for k in self.staged if len(k) == table.ndim]
+            hit: list[bool] = table.contains(_keys_array(keys, table.ndim)).tolist()
+            for key, replaced in zip(keys, hit):
+                if replaced:
+                    del self.staged[key]
+        self._set_bulk(table if self.bulk is None else self.bulk.overlaid(table))
+
+    def merge(self, other: ArrayChunks) -> None:
+        """Fold ``other``'s changes in; they win where both changed a chunk."""
+        if other.bulk is not None:
+            self.set_bulk(other.bulk)
+        self.staged.update(other.staged)
+
+    def drop(self, coords: Iterable[ChunkCoords]) -> None:
+        """Forget the changes at ``coords`` (no error where there are none)."""
+        keys = list(coords)
+        for c in keys:
+            self.staged.pop(c, None)
+        if self.bulk is not None and keys:
+            self._set_bulk(self.bulk.without(_keys_array(keys, self.bulk.ndim)))
+
+    def apply_to(self, base: ChunkRefTable) -> ChunkRefTable:
+        """``base`` with these changes applied (a None payload deletes a reference)."""
+        table = base if self.bulk is None else base.overlaid(self.bulk)
+        return table.updated(self.staged)
+
+    def coords_array(self, ndim: int) -> np.ndarray:
+        """Every changed coordinate of rank ``ndim``, as an ``(n, ndim)`` int64 array."""
+        staged = _keys_array(self.staged, ndim)
+        bulk = self._bulk_only()
+        if bulk is None:
+            return staged
+        return np.concatenate([staged, bulk.coords.astype(np.int64)])
+
+    def changed(self) -> frozenset[ChunkCoords] | CoordSet:
+        """Every changed coordinate (a numpy-backed set when references were set in bulk)."""
+        if self.bulk is None:
+            return frozenset(self.staged)
+        return CoordSet(self.coords_array(self.bulk.ndim))
+
+    def inside_grid(self, grid: tuple[int, ...]) -> frozenset[ChunkCoords] | CoordSet:
+        """The changed coordinates that lie inside a chunk grid of shape ``grid``.
+
+        Coordinates of another rank than the grid are compared on their common dimensions.
+        """
+        if self.bulk is None:
+            keys = list(self.staged)
+            arr = _keys_array(keys, len(grid))
+            if len(arr) != len(keys):  # mixed ranks
+                return frozenset(c for c in keys if all(i < g for i, g in zip(c, grid)))
+            inside: list[bool] = np.asarray(
+                (arr < np.array(grid, dtype=np.int64)).all(axis=1)
+            ).tolist()
+            return frozenset(itertools.compress(keys, inside))
+        arr = self.coords_array(len(grid))
+        return CoordSet(arr[(arr < np.array(grid, dtype=np.int64)).all(axis=1)])
+
+
+def _keys_array(keys: Iterable[ChunkCoords], ndim: int) -> np.ndarray:
+    """The coordinates among ``keys`` of rank ``ndim`` as an ``(n, ndim)`` int64 array."""
+    return coords_array(keys, ndim)
+
+
 @dataclass
 class ChangeSet:
     """Staged changes on top of a base snapshot."""
@@ -36,7 +196,19 @@ class ChangeSet:
     updated_arrays: dict[bytes, ArrayDefinition] = field(default_factory=dict)
     deleted_groups: dict[str, bytes] = field(default_factory=dict)
     deleted_arrays: dict[str, bytes] = field(default_factory=dict)
-    chunks: dict[bytes, dict[ChunkCoords, ChunkPayload | None]] = field(default_factory=dict)
+    chunks: dict[bytes, ArrayChunks] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for node_id, changes in list(self.chunks.items()):
+            if not isinstance(changes, ArrayChunks):
+                self.chunks[node_id] = ArrayChunks(changes)
+
+    def array_chunks(self, node_id: bytes) -> ArrayChunks:
+        """The staged chunk changes of an array, created empty if it has none."""
+        changes = self.chunks.get(node_id)
+        if changes is None:
+            changes = self.chunks[node_id] = ArrayChunks()
+        return changes
 
     def is_empty(self) -> bool:
         return not (
@@ -95,20 +267,22 @@ class ChangeSet:
     # --- chunks ------------------------------------------------------------------------------
 
     def set_chunk(self, node_id: bytes, coords: ChunkCoords, payload: ChunkPayload | None) -> None:
-        self.chunks.setdefault(node_id, {})[coords] = payload
+        changes = self.chunks.get(node_id)
+        if changes is None:
+            changes = self.chunks[node_id] = ArrayChunks()
+        changes.staged[coords] = payload
 
     def get_chunk(self, node_id: bytes, coords: ChunkCoords) -> tuple[bool, ChunkPayload | None]:
         """``(found, payload)``: whether this change set decides the chunk, and its payload."""
         array_chunks = self.chunks.get(node_id)
-        if array_chunks is None or coords not in array_chunks:
+        if array_chunks is None:
             return False, None
-        return True, array_chunks[coords]
+        return array_chunks.find(coords)
 
     def drop_chunks(self, node_id: bytes, coords: Iterable[ChunkCoords]) -> None:
         array_chunks = self.chunks.get(node_id)
         if array_chunks:
-            for c in coords:
-                array_chunks.pop(c, None)
+            array_chunks.drop(coords)
 
     # --- summaries ---------------------------------------------------------------------------
 
@@ -124,9 +298,7 @@ class ChangeSet:
             deleted_arrays=frozenset(self.deleted_arrays.values()) - new_ids,
             updated_groups=frozenset(self.updated_groups) - new_ids - deleted,
             updated_arrays=frozenset(self.updated_arrays) - new_ids - deleted,
-            updated_chunks={
-                nid: frozenset(chunks) for nid, chunks in self.chunks.items() if chunks
-            },
+            updated_chunks={nid: chunks.changed() for nid, chunks in self.chunks.items() if chunks},
         )
 
 
@@ -187,7 +359,7 @@ def merge_change_sets(ours: ChangeSet, theirs: ChangeSet) -> None:
     ours.deleted_groups.update(theirs.deleted_groups)
     ours.deleted_arrays.update(theirs.deleted_arrays)
     for node_id, chunks in theirs.chunks.items():
-        ours.chunks.setdefault(remap.get(node_id, node_id), {}).update(chunks)
+        ours.array_chunks(remap.get(node_id, node_id)).merge(chunks)
 
 
 def _node_remap(ours: ChangeSet, theirs: ChangeSet) -> dict[bytes, bytes]:
@@ -228,7 +400,14 @@ def _encode_payload(payload: ChunkPayload | None) -> list[Any] | None:
         return [0, payload.data]
     if isinstance(payload, NativeChunk):
         return [1, payload.chunk_id, payload.offset, payload.length, payload.checksum]
-    return [2, payload.location, payload.offset, payload.length, payload.etag, payload.last_modified]
+    return [
+        2,
+        payload.location,
+        payload.offset,
+        payload.length,
+        payload.etag,
+        payload.last_modified,
+    ]
 
 
 def _decode_payload(raw: list[Any] | None) -> ChunkPayload | None:
@@ -267,7 +446,11 @@ def change_set_to_bytes(cs: ChangeSet) -> bytes:
         "dg": cs.deleted_groups,
         "da": cs.deleted_arrays,
         "c": [
-            [nid, [[list(c), _encode_payload(p)] for c, p in chunks.items()]]
+            [
+                nid,
+                [[list(c), _encode_payload(p)] for c, p in chunks.staged.items()],
+                None if chunks.bulk is None else _encode_table(chunks.bulk),
+            ]
             for nid, chunks in cs.chunks.items()
         ],
     }
@@ -285,6 +468,52 @@ def change_set_from_bytes(data: bytes) -> ChangeSet:
         deleted_groups=dict(doc["dg"]),
         deleted_arrays=dict(doc["da"]),
         chunks={
-            nid: {tuple(c): _decode_payload(p) for c, p in entries} for nid, entries in doc["c"]
+            entry[0]: ArrayChunks(
+                {tuple(c): _decode_payload(p) for c, p in entry[1]},
+                _decode_table(entry[2]) if len(entry) > 2 and entry[2] is not None else None,
+            )
+            for entry in doc["c"]
         },
+    )
+
+
+_TABLE_COLUMNS = {  # column -> dtype of a bulk table's msgpack encoding
+    "kind": "u1",
+    "chunk_id": "u1",
+    "offset": "<u8",
+    "length": "<u8",
+    "checksum": "<i8",
+    "last_modified": "<u4",
+    "location_index": "<i4",
+    "etag_index": "<i4",
+    "inline_start": "<i8",
+}
+
+
+def _encode_table(table: ChunkRefTable) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        name: np.ascontiguousarray(getattr(table, name), dtype=dtype).tobytes()
+        for name, dtype in _TABLE_COLUMNS.items()
+    }
+    doc["ndim"] = table.ndim
+    doc["coords"] = np.ascontiguousarray(table.coords, dtype="<u4").tobytes()
+    doc["locations"] = list(table.locations)
+    doc["etags"] = list(table.etags)
+    doc["inline_data"] = table.inline_data
+    return doc
+
+
+def _decode_table(doc: dict[str, Any]) -> ChunkRefTable:
+    columns = {
+        name: np.frombuffer(doc[name], dtype=dtype).copy() for name, dtype in _TABLE_COLUMNS.items()
+    }
+    n = len(columns["kind"])
+    columns["chunk_id"] = columns["chunk_id"].reshape(n, 12)
+    coords = np.frombuffer(doc["coords"], dtype="<u4").astype(np.uint32).reshape(n, doc["ndim"])
+    return ChunkRefTable(
+        coords=coords,
+        locations=tuple(doc["locations"]),
+        etags=tuple(doc["etags"]),
+        inline_data=bytes(doc["inline_data"]),
+        **columns,
     )

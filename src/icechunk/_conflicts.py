@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from ._change_set import ChangeSet
@@ -216,7 +217,7 @@ def _chunk_conflicts(
     return found
 
 
-def _common_chunks(ours: object, theirs: frozenset[ChunkCoords]) -> list[list[int]]:
+def _common_chunks(ours: object, theirs: AbstractSet[ChunkCoords]) -> list[list[int]]:
     if not theirs:
         return []
     return sorted(list(c) for c in set(ours) & theirs)  # type: ignore[call-overload]

@@ -117,15 +117,10 @@ def test_ref_without_target_is_rejected() -> None:
 def _native_table(n: int) -> ChunkRefTable:
     coords = np.stack(np.unravel_index(np.arange(n), (n // 100 + 1, 100)), axis=1)
     return ChunkRefTable(
-        coords.astype(np.uint32),
-        np.full(n, RefKind.NATIVE, np.uint8),
-        np.random.default_rng(0).integers(0, 256, (n, 12), dtype=np.uint8),
-        np.zeros(n, np.uint64),
-        np.full(n, 1000, np.uint64),
-        np.full(n, None, object),
-        np.full(n, None, object),
-        np.full(n, None, object),
-        np.zeros(n, np.uint32),
+        coords=coords.astype(np.uint32),
+        kind=np.full(n, RefKind.NATIVE, np.uint8),
+        chunk_id=np.random.default_rng(0).integers(0, 256, (n, 12), dtype=np.uint8),
+        length=np.full(n, 1000, np.uint64),
     )
 
 

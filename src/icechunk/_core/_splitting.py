@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .._change_set import ArrayChunks
 from .._format.manifest import ChunkCoords, ChunkRefTable, uniform_coords
 from .._format.snapshot import ManifestRef
 
@@ -60,10 +61,16 @@ def region_of(coords: ChunkCoords, sizes: SplitSizes) -> RegionKey:
 
 def regions_of(changed: Iterable[ChunkCoords], sizes: SplitSizes) -> set[RegionKey]:
     """The regions holding any of the ``changed`` chunks (:func:`region_of` of each, at once)."""
-    keys = list(changed)
-    if not keys:
-        return set()
-    coords = uniform_coords(keys)
+    if isinstance(changed, ArrayChunks):
+        keys: list[ChunkCoords] = []
+        coords: np.ndarray | None = changed.coords_array(len(sizes))
+        if coords is None or not len(coords):
+            return set()
+    else:
+        keys = list(changed)
+        if not keys:
+            return set()
+        coords = uniform_coords(keys)
     if coords is None or coords.shape[1] != len(sizes):  # mixed ranks
         return {region_of(c, sizes) for c in keys}
     if not any(sizes):  # one region: the whole array (also 0-d arrays)

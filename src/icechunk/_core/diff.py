@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._format._coords import sorted_coord_lists
 from .._format.ids import encode_id
 from .._format.manifest import ChunkCoords
 from .._format.snapshot import Snapshot
@@ -24,7 +26,7 @@ class DiffData:
     deleted_arrays: frozenset[str] = frozenset()
     updated_groups: frozenset[str] = frozenset()
     updated_arrays: frozenset[str] = frozenset()
-    updated_chunks: Mapping[str, frozenset[ChunkCoords]] = field(default_factory=dict)
+    updated_chunks: Mapping[str, AbstractSet[ChunkCoords]] = field(default_factory=dict)
 
     def to_public(self) -> Diff:
         """The public :class:`~icechunk.Diff` (chunk indices as sorted lists)."""
@@ -36,7 +38,7 @@ class DiffData:
             updated_groups=set(self.updated_groups),
             updated_arrays=set(self.updated_arrays),
             updated_chunks={
-                p: sorted(list(c) for c in cs) for p, cs in self.updated_chunks.items()
+                p: sorted_coord_lists(cs) for p, cs in self.updated_chunks.items()
             },
         )
 

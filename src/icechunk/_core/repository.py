@@ -38,6 +38,7 @@ from .._snapshots import Diff, SnapshotInfo
 from .._time import to_micros
 from .._virtual import VirtualChunkResolver
 from ..storage._backend import PutMode, StorageBackend
+from ._preload import start_preload
 from .commit import commit
 from .diff import DiffData, combine_logs, describe_snapshot
 from .session import DEFAULT_INLINE_THRESHOLD, SessionCore
@@ -55,6 +56,7 @@ class EngineSettings:
     inline_threshold: int = DEFAULT_INLINE_THRESHOLD
     assets: AssetSettings = field(default_factory=AssetSettings)
     splitting: Any = None  # ManifestSplittingConfig, or None: one manifest per array
+    preload: Any = None  # ManifestPreloadConfig, or None: upstream's default preload
 
     @classmethod
     def from_config(cls, config: RepositoryConfig) -> EngineSettings:
@@ -69,6 +71,7 @@ class EngineSettings:
         manifest = config.manifest
         return cls(
             splitting=manifest.splitting if manifest is not None else None,
+            preload=manifest.preload if manifest is not None else None,
             inline_threshold=DEFAULT_INLINE_THRESHOLD if threshold is None else int(threshold),
             assets=AssetSettings(
                 compression_level=defaults.compression_level if level is None else int(level),
@@ -390,7 +393,9 @@ class RepositoryCore:
                 "exists (for a branch: repo.reset_branch(...) with an id from repo.ancestry), "
                 "or restore the snapshot file"
             ) from None
-        return self.session(snapshot_id, branch, read_only, branch_version)
+        session = self.session(snapshot_id, branch, read_only, branch_version)
+        session.preloading = start_preload(self.assets, snapshot_id, self.settings.preload)
+        return session
 
     async def branch_tip(self, name: str) -> _refs.RefValue:
         """The snapshot a branch points to, with the storage version of its ref."""

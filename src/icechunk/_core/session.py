@@ -9,8 +9,10 @@ manifests of the array (fetched and cached by the asset manager).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from typing import Any
 
@@ -44,6 +46,7 @@ from .._format.manifest import (
 )
 from .._format.snapshot import (
     ArrayNodeData,
+    DimensionShape,
     NodeSnapshot,
     Snapshot,
 )
@@ -56,7 +59,6 @@ from ._nodes import (
     grid_shape,
     in_extents,
     in_grid,
-    inside_grid,
     is_descendant,
 )
 from .diff import DiffData
@@ -114,6 +116,8 @@ class SessionCore:
         self._nodes: dict[str, NodeSnapshot] | None = None
         self._encodings: dict[bytes, ChunkKeyEncoding] = {}
         self.lock = asyncio.Lock()
+        # the background load of manifests chosen by ManifestPreloadConfig (see _preload)
+        self.preloading: asyncio.Task[int] | None = None
 
     # --- reading nodes -----------------------------------------------------------------------
 
@@ -195,7 +199,8 @@ class SessionCore:
                 tables.append(table)
         base = concat_tables(tables)._sorted() if tables else ChunkRefTable.empty(ndim)
         # a copy (one step under the GIL): other threads may be writing chunks meanwhile
-        merged = base.updated(dict(self.change_set.chunks.get(node.node_id, {})))
+        changes = self.change_set.chunks.get(node.node_id)
+        merged = base if changes is None else changes.copy().apply_to(base)
         grid = np.array(grid_shape(node.array.shape), dtype=np.int64)
         if len(merged) and ndim:
             inside: np.ndarray = np.asarray((merged.coords.astype(np.int64) < grid).all(axis=1))
@@ -301,8 +306,9 @@ class SessionCore:
             outside = ~(table.coords.astype(np.int64) < np.array(grid, dtype=np.int64)).all(axis=1)
             for row in np.flatnonzero(outside).tolist():
                 self.change_set.set_chunk(node.node_id, tuple(table.coords[row].tolist()), None)
-        staged = self.change_set.chunks.get(node.node_id, {})
-        for coords in [c for c in staged if any(i >= g for i, g in zip(c, grid))]:
+        staged = self.change_set.chunks.get(node.node_id)
+        for coords in [c for c in staged or () if any(i >= g for i, g in zip(c, grid))]:
+            assert staged is not None
             if staged[coords] is not None:
                 staged[coords] = None
 
@@ -343,7 +349,7 @@ class SessionCore:
 
     def _check_coords(self, node: NodeSnapshot, coords: ChunkCoords) -> None:
         assert node.array is not None
-        grid = grid_shape(node.array.shape)
+        grid = _grid_of(node.array.shape)
         if len(coords) != len(grid) or any(c >= g for c, g in zip(coords, grid)):
             raise InvalidKeyError(
                 f"chunk index {list(coords)} is outside the chunk grid {list(grid)} of array "
@@ -459,19 +465,19 @@ class SessionCore:
             },
         )
 
-    async def chunk_changes(self) -> dict[bytes, frozenset[ChunkCoords]]:
+    async def chunk_changes(self) -> dict[bytes, AbstractSet[ChunkCoords]]:
         """Changed chunk coordinates per array, leaving out those a shrink made implicit.
 
         An array with a chunk entry is listed even when nothing inside its current shape
         changed (a shrink, or a rebase that kept their chunks), as upstream Icechunk records it.
         """
         nodes = {n.node_id: n for n in (await self.nodes()).values()}
-        changes: dict[bytes, frozenset[ChunkCoords]] = {}
+        changes: dict[bytes, AbstractSet[ChunkCoords]] = {}
         for node_id, chunks in self.change_set.chunks.items():
             node = nodes.get(node_id)
             if node is None or node.array is None:
                 continue
-            changes[node_id] = inside_grid(chunks, grid_shape(node.array.shape))
+            changes[node_id] = chunks.inside_grid(grid_shape(node.array.shape))
         return changes
 
 def _with_definition(node: NodeSnapshot, definition: ArrayDefinition) -> NodeSnapshot:
@@ -483,3 +489,8 @@ def _with_definition(node: NodeSnapshot, definition: ArrayDefinition) -> NodeSna
             node.array, shape=definition.shape, dimension_names=definition.dimension_names
         ),
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _grid_of(shape: tuple[DimensionShape, ...]) -> tuple[int, ...]:
+    return grid_shape(shape)

@@ -292,19 +292,8 @@ class StoreCore:
         self, array_path: str, chunks: Iterable[VirtualChunkSpec], validate_containers: bool
     ) -> list[ChunkCoords] | None:
         """Stage many virtual references of one array; the indices skipped, or None."""
-        session = self.session
-        node = await session.array_node(array_path)
-        failed: list[ChunkCoords] = []
-        for spec in chunks:
-            index = tuple(int(i) for i in spec.index)
-            check_location_url(spec.location)
-            if validate_containers and session.virtual.container_for(spec.location) is None:
-                failed.append(index)
-                continue
-            checksum = spec.etag_checksum or spec.last_updated_at_checksum
-            chunk = virtual_refs.virtual_chunk(spec.location, spec.offset, spec.length, checksum)
-            session.set_chunk_ref(node, index, chunk)
-        return failed or None
+        node = await self.session.array_node(array_path)
+        return virtual_refs.set_virtual_refs(self.session, node, list(chunks), validate_containers)
 
     async def set_virtual_refs_arr(
         self,

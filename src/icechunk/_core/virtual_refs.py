@@ -4,18 +4,23 @@ list an array's references in batches (what VirtualiZarr and large archive index
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
-import gc
-import itertools
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from .._exceptions import InvalidKeyError
 from .._format.ids import encode_id
-from .._format.manifest import ChunkCoords, RefKind, VirtualChunk
+from .._format.manifest import (
+    ChunkCoords,
+    ChunkRefTable,
+    RefKind,
+    VirtualChunk,
+    coords_array,
+    intern_strings,
+)
 from .._format.snapshot import NodeSnapshot
 from .._time import as_aware
 from .._virtual import check_location_url
@@ -86,56 +91,99 @@ def set_virtual_refs_arr(
             f"{list(grid)} of array {node.path!r}; resize the array first"
         )
     etag, modified = _checksum_fields(checksum)
-    with _gc_paused():
-        coords = _grid_coords(shape, start)
-    present = {loc for loc in locations if loc}
-    for location in present:
-        check_location_url(location)
-    allowed = {
-        loc: not validate_containers or session.virtual.container_for(loc) is not None
-        for loc in present
-    }
-    chunks = session.change_set.chunks.setdefault(node.node_id, {})
-    failed: list[ChunkCoords] = []
-    offs, lens = offsets.tolist(), lengths.tolist()
-    with _gc_paused():
-        if all(locations) and all(allowed.values()):  # every row is staged
-            keys: list[ChunkCoords] = coords
-            refs = [
-                VirtualChunk(loc, off, n, etag, modified)
-                for loc, off, n in zip(locations, offs, lens)
-            ]
-        else:
-            keep = [bool(loc) and allowed[loc] for loc in locations]
-            rows = list(itertools.compress(range(count), keep))
-            keys = [coords[r] for r in rows]
-            refs = [VirtualChunk(locations[r], offs[r], lens[r], etag, modified) for r in rows]
-            failed = [c for c, loc, k in zip(coords, locations, keep) if loc and not k]
-        chunks.update(zip(keys, refs))
-    if not chunks:
+    table, loc_index = intern_strings(locations)
+    for location in table:
+        if location:
+            check_location_url(location)
+    allowed = np.array(
+        [
+            bool(loc)
+            and (not validate_containers or session.virtual.container_for(loc) is not None)
+            for loc in table
+        ]
+        + [False],
+        dtype=bool,
+    )
+    present = np.array([bool(loc) for loc in table] + [False], dtype=bool)
+    loc_index = np.where(loc_index >= 0, loc_index, len(table))  # None: no location
+    keep = allowed[loc_index]
+    coords = _grid_coords(shape, start)
+    failed = [tuple(c) for c in coords[present[loc_index] & ~keep].tolist()]
+    everything = bool(keep.all())
+    refs = ChunkRefTable.virtual(
+        coords if everything else coords[keep],
+        table,
+        loc_index if everything else loc_index[keep],
+        offsets if everything else offsets[keep],
+        lengths if everything else lengths[keep],
+        etag,
+        modified,
+    )
+    session.change_set.array_chunks(node.node_id).set_bulk(refs)
+    if not session.change_set.chunks[node.node_id]:
         del session.change_set.chunks[node.node_id]
     return failed or None
 
 
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while one call builds many acyclic objects.
+def _grid_coords(shape: tuple[int, ...], start: tuple[int, ...]) -> np.ndarray:
+    """Every chunk index of a grid of ``shape`` shifted by ``start``, in C order, as rows."""
+    if not shape:
+        return np.zeros((1, 0), dtype=np.int64)
+    grids = np.indices(shape, dtype=np.int64).reshape(len(shape), -1).T
+    return grids + np.array(start, dtype=np.int64)
 
-    Millions of new references (coordinate tuples, payloads) would otherwise trigger a full
-    collection over every tracked object many times over; none of them can form a cycle.
+
+def set_virtual_refs(
+    session: SessionCore, node: NodeSnapshot, specs: Sequence[Any], validate_containers: bool
+) -> list[ChunkCoords] | None:
+    """Stage the references of ``VirtualChunkSpec`` objects as one bulk table.
+
+    Locations are checked once per distinct URL and chunk indices against the grid at once.
+    Returns the indices whose location no container covers (skipped), or None.
     """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+    session._require_writable()
+    assert node.array is not None
+    grid = grid_shape(node.array.shape)
+    if not specs:
+        return None
+    coords = coords_array([tuple(int(i) for i in spec.index) for spec in specs], len(grid))
+    bad = len(coords) != len(specs) or bool((coords >= np.array(grid, dtype=np.int64)).any())
+    if bad or bool((coords < 0).any()):
+        for spec in specs:  # the first index out of the grid names itself in the error
+            session._check_coords(node, tuple(int(i) for i in spec.index))
+    table, loc_index = intern_strings([spec.location for spec in specs])
+    allowed = np.ones(len(table) + 1, dtype=bool)
+    for i, location in enumerate(table):
+        check_location_url(location)
+        allowed[i] = not validate_containers or session.virtual.container_for(location) is not None
+    keep = allowed[loc_index]
+    failed = [tuple(c) for c in coords[~keep].tolist()]
+    checksums = [spec.etag_checksum or spec.last_updated_at_checksum for spec in specs]
+    if any(c is not None for c in checksums):  # per-ref checksums: the general path
+        for spec, c, ok in zip(specs, checksums, keep.tolist()):
+            if ok:
+                ref = virtual_chunk(spec.location, spec.offset, spec.length, c)
+                session.change_set.set_chunk(node.node_id, tuple(int(i) for i in spec.index), ref)
+        return failed or None
+    offsets = np.fromiter((spec.offset for spec in specs), dtype=np.uint64, count=len(specs))
+    lengths = np.fromiter((spec.length for spec in specs), dtype=np.uint64, count=len(specs))
+    last = _last_rows(coords)  # a later spec for the same chunk wins
+    rows = np.flatnonzero(keep & last)
+    refs = ChunkRefTable.virtual(
+        coords[rows], table, loc_index[rows], offsets[rows], lengths[rows]
+    )
+    session.change_set.array_chunks(node.node_id).set_bulk(refs)
+    return failed or None
 
 
-def _grid_coords(shape: tuple[int, ...], start: tuple[int, ...]) -> list[ChunkCoords]:
-    """Every chunk index of a grid of ``shape`` shifted by ``start``, in C order."""
-    return list(itertools.product(*(range(s, s + n) for s, n in zip(start, shape))))
+def _last_rows(coords: np.ndarray) -> np.ndarray:
+    """Mask of the rows that are the last occurrence of their coordinates."""
+    if len(coords) < 2:
+        return np.ones(len(coords), dtype=bool)
+    _, first_of_reversed = np.unique(coords[::-1], axis=0, return_index=True)
+    mask = np.zeros(len(coords), dtype=bool)
+    mask[len(coords) - 1 - first_of_reversed] = True
+    return mask
 
 
 def virtual_chunk(

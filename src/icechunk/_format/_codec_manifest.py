@@ -18,7 +18,7 @@ from .._exceptions import FormatError
 from ._fb import Buffer, Table, decoding, required
 from ._fbvec import Gather, TableFields
 from .ids import ID8_SIZE, ID12_SIZE
-from .manifest import ChunkRefTable, Manifest, RefKind
+from .manifest import ChunkRefTable, Manifest, RefKind, intern_strings
 
 # ChunkRef slots, in schema field order; _CHECKSUM is ours, beyond spec v1 (see manifest.py).
 _INDEX, _INLINE, _OFFSET, _LENGTH, _CHUNK_ID, _LOCATION, _ETAG, _LAST_MODIFIED = range(8)
@@ -35,7 +35,9 @@ _U32 = struct.Struct("<I")
 #   native : soffset | index@4 | offset@8 (u64) | length@16 (u64) | chunk_id@24 (12 B)
 #            [| checksum@36 (u32)] || index vector
 #   virtual: soffset | index@4 | offset@8 | length@16 | location@24 | etag@28 or lm@28
-#            || index vector | location string | etag string
+#            || index vector
+# After an array's records come its distinct location and etag strings, each written once
+# and pointed to by every ref that uses it (flatbuffers allows shared strings).
 
 _INLINE_TABLE = 12
 _NATIVE_TABLE = 36
@@ -88,8 +90,41 @@ def _align_arr(n: np.ndarray, a: int) -> np.ndarray:
     return (n + (a - 1)) & ~np.int64(a - 1)
 
 
-def _utf8_column(values: np.ndarray) -> list[bytes]:
-    return [("" if v is None else v).encode("utf-8") for v in values.tolist()]
+def _utf8_table(values: Sequence[str]) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """The UTF-8 bytes of ``values`` joined, with each value's start and length."""
+    encoded = [v.encode("utf-8") for v in values]
+    lens = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    return b"".join(encoded), np.cumsum(lens) - lens, lens
+
+
+_GATHER_BYTES = 1 << 22  # bytes copied per step by ``_copy_spans`` (bounds its index arrays)
+_LONG_SPANS = 24  # mean span length from which ``_copy_spans`` copies span by span
+
+
+def _copy_spans(
+    dst: np.ndarray, dst_pos: np.ndarray, src: np.ndarray, src_pos: np.ndarray, lens: np.ndarray
+) -> None:
+    """Copy ``lens[i]`` bytes from ``src[src_pos[i]:]`` to ``dst[dst_pos[i]:]`` for every i."""
+    total = int(lens.sum()) if len(lens) else 0
+    if not total:
+        return
+    if total >= _LONG_SPANS * len(lens):  # long spans: one slice copy each beats index arrays
+        out, source = dst.data.cast("B"), src.data.cast("B")
+        for d, s, n in zip(dst_pos.tolist(), src_pos.tolist(), lens.tolist()):
+            out[d : d + n] = source[s : s + n]
+        return
+    ends = np.cumsum(lens)
+    first = 0
+    while first < len(lens):
+        done = int(ends[first - 1]) if first else 0
+        last = int(np.searchsorted(ends, done + _GATHER_BYTES, side="right"))
+        last = max(last, first + 1)
+        part = slice(first, last)
+        n = lens[part]
+        count = int(n.sum())
+        within = np.arange(count, dtype=np.int64) - np.repeat(np.cumsum(n) - n, n)
+        dst[np.repeat(dst_pos[part], n) + within] = src[np.repeat(src_pos[part], n) + within]
+        first = last
 
 
 @dataclass
@@ -113,20 +148,42 @@ class _Out:
     def put_u64(self, pos: np.ndarray, values: np.ndarray) -> None:
         self.u64[pos >> 3] = values
 
-    def put_blobs(self, pos: np.ndarray, blobs: list[bytes]) -> None:
-        """Write ``len(blob)`` as u32 at each ``pos`` followed by the blob bytes."""
-        lens = np.fromiter((len(b) for b in blobs), dtype=np.int64, count=len(blobs))
+    def put_spans(self, pos: np.ndarray, src: bytes, src_pos: np.ndarray, lens: np.ndarray) -> None:
+        """Write ``len`` as u32 at each ``pos`` followed by that many bytes of ``src``."""
         self.put_u32(pos, lens)
-        total = int(lens.sum())
-        if total:
-            starts = np.cumsum(lens) - lens
-            dest = np.repeat(pos + 4 - starts, lens) + np.arange(total, dtype=np.int64)
-            self.u8[dest] = np.frombuffer(b"".join(blobs), dtype=np.uint8)
+        _copy_spans(self.u8, pos + 4, np.frombuffer(src, dtype=np.uint8), src_pos, lens)
 
 
 def _blob_span(lens: np.ndarray, nul: bool) -> np.ndarray:
     """Bytes taken by vectors of ``lens`` bytes (plus a NUL for strings), 4-aligned."""
     return _align_arr(4 + lens + (1 if nul else 0), 4)
+
+
+@dataclass
+class _Strings:
+    """Distinct strings written once after an array's records and shared by its refs."""
+
+    data: bytes
+    starts: np.ndarray
+    lens: np.ndarray
+    span: np.ndarray  # bytes each takes in the buffer
+
+    @classmethod
+    def of(cls, table: tuple[str, ...], used: np.ndarray) -> tuple[_Strings, np.ndarray]:
+        """The strings of ``table`` at the indices ``used``; and each index's position."""
+        distinct, inverse = np.unique(used, return_inverse=True)
+        data, starts, lens = _utf8_table([table[i] for i in distinct.tolist()])
+        return cls(data, starts, lens, _blob_span(lens, True)), np.asarray(inverse).reshape(-1)
+
+    @property
+    def size(self) -> int:
+        return int(self.span.sum())
+
+    def write(self, out: _Out, start: int) -> np.ndarray:
+        """Write every string from ``start``; return their positions."""
+        pos = start + np.cumsum(self.span) - self.span
+        out.put_spans(pos, self.data, self.starts, self.lens)
+        return pos
 
 
 class _ArrayEncoder:
@@ -142,45 +199,37 @@ class _ArrayEncoder:
         self.virtual_rows = np.flatnonzero(kind == RefKind.VIRTUAL)
         index_span = 4 + 4 * self.ndim
         sizes = np.zeros(self.n, dtype=np.int64)
-        self.inline_data = [bytes(b) for b in table.inline[self.inline_rows].tolist()]
-        self.inline_lens = np.fromiter(
-            (len(b) for b in self.inline_data), dtype=np.int64, count=len(self.inline_data)
-        )
+        self.inline_lens = table.lengths[self.inline_rows].astype(np.int64)
         sizes[self.inline_rows] = _INLINE_TABLE + index_span + _blob_span(self.inline_lens, False)
         self.native_table = np.where(
             table.checksums[self.native_rows] >= 0, _NATIVE_CHECKSUM_TABLE, _NATIVE_TABLE
         )
         sizes[self.native_rows] = self.native_table + index_span
-        self._layout_virtual(sizes, index_span)
+        sizes[self.virtual_rows] = _VIRTUAL_TABLE + index_span
         self.sizes = _align_arr(sizes, 8)
-
-    def _layout_virtual(self, sizes: np.ndarray, index_span: int) -> None:
         rows = self.virtual_rows
-        self.locations = _utf8_column(self.table.location[rows])
-        etags = self.table.etag[rows]
-        self.has_etag = np.fromiter(
-            (e is not None for e in etags.tolist()), dtype=bool, count=len(rows)
-        )
-        self.etags = _utf8_column(etags[self.has_etag])
-        self.has_lm = ~self.has_etag & (self.table.last_modified[rows] != 0)
-        loc_lens = np.fromiter((len(b) for b in self.locations), dtype=np.int64, count=len(rows))
-        self.loc_span = _blob_span(loc_lens, True)
-        etag_span = np.zeros(len(rows), dtype=np.int64)
-        etag_lens = np.fromiter((len(b) for b in self.etags), dtype=np.int64, count=len(self.etags))
-        etag_span[self.has_etag] = _blob_span(etag_lens, True)
-        sizes[rows] = _VIRTUAL_TABLE + index_span + self.loc_span + etag_span
+        self.locations, self.location_of = _Strings.of(table.locations, table.loc_index[rows])
+        etag_index = table.etag_rows[rows]
+        self.has_etag = etag_index >= 0
+        self.etags, self.etag_of = _Strings.of(table.etags, etag_index[self.has_etag])
+        self.has_lm = ~self.has_etag & (table.modified[rows] != 0)
 
     @property
     def records_size(self) -> int:
-        return int(self.sizes.sum())
+        return int(self.sizes.sum()) + self.locations.size + self.etags.size
 
     def write(self, out: _Out, start: int, vtables: dict[str, int]) -> np.ndarray:
-        """Write all records from ``start``; return the table position of each row."""
+        """Write all records from ``start``, then the strings; return each row's position."""
         pos = start + np.cumsum(self.sizes) - self.sizes
+        strings = start + int(self.sizes.sum())
+        loc_pos = self.locations.write(out, strings)
+        etag_pos = self.etags.write(out, strings + self.locations.size)
         coords = np.ascontiguousarray(self.table.coords, dtype="<u4")
         self._write_inline(out, pos[self.inline_rows], coords[self.inline_rows], vtables)
         self._write_native(out, pos[self.native_rows], coords[self.native_rows], vtables)
-        self._write_virtual(out, pos[self.virtual_rows], coords[self.virtual_rows], vtables)
+        self._write_virtual(
+            out, pos[self.virtual_rows], coords[self.virtual_rows], vtables, loc_pos, etag_pos
+        )
         return pos
 
     def _write_index(
@@ -201,7 +250,8 @@ class _ArrayEncoder:
         self._write_index(out, tpos, vpos, coords)
         dpos = vpos + 4 + 4 * self.ndim
         out.put_u32(tpos + 8, dpos - (tpos + 8))
-        out.put_blobs(dpos, self.inline_data)
+        starts = self.table.starts[self.inline_rows]
+        out.put_spans(dpos, self.table.inline_data, starts, self.inline_lens)
 
     def _write_native(
         self, out: _Out, tpos: np.ndarray, coords: np.ndarray, vt: dict[str, int]
@@ -214,13 +264,19 @@ class _ArrayEncoder:
         out.put_u32(tpos, tpos - vt_pos)
         self._write_index(out, tpos, tpos + self.native_table, coords)
         out.put_u32(tpos[with_checksum] + 36, self.table.checksums[rows][with_checksum])
-        out.put_u64(tpos + 8, self.table.offset[rows])
-        out.put_u64(tpos + 16, self.table.length[rows])
-        ids = np.ascontiguousarray(self.table.chunk_id[rows], dtype=np.uint8).view("<u4")
+        out.put_u64(tpos + 8, self.table.offsets[rows])
+        out.put_u64(tpos + 16, self.table.lengths[rows])
+        ids = np.ascontiguousarray(self.table.ids[rows], dtype=np.uint8).view("<u4")
         out.u32[((tpos + 24) >> 2)[:, None] + np.arange(3)] = ids
 
     def _write_virtual(
-        self, out: _Out, tpos: np.ndarray, coords: np.ndarray, vt: dict[str, int]
+        self,
+        out: _Out,
+        tpos: np.ndarray,
+        coords: np.ndarray,
+        vt: dict[str, int],
+        loc_pos: np.ndarray,
+        etag_pos: np.ndarray,
     ) -> None:
         if not len(tpos):
             return
@@ -229,18 +285,13 @@ class _ArrayEncoder:
         vt_pos[self.has_etag] = vt["virtual_etag"]
         vt_pos[self.has_lm] = vt["virtual_lm"]
         out.put_u32(tpos, tpos - vt_pos)
-        vpos = tpos + _VIRTUAL_TABLE
-        self._write_index(out, tpos, vpos, coords)
-        out.put_u64(tpos + 8, self.table.offset[rows])
-        out.put_u64(tpos + 16, self.table.length[rows])
-        lpos = vpos + 4 + 4 * self.ndim
-        out.put_u32(tpos + 24, lpos - (tpos + 24))
-        out.put_blobs(lpos, self.locations)
-        epos = (lpos + self.loc_span)[self.has_etag]
+        self._write_index(out, tpos, tpos + _VIRTUAL_TABLE, coords)
+        out.put_u64(tpos + 8, self.table.offsets[rows])
+        out.put_u64(tpos + 16, self.table.lengths[rows])
+        out.put_u32(tpos + 24, loc_pos[self.location_of] - (tpos + 24))
         etag_field = tpos[self.has_etag] + 28
-        out.put_u32(etag_field, epos - etag_field)
-        out.put_blobs(epos, self.etags)
-        out.put_u32(tpos[self.has_lm] + 28, self.table.last_modified[rows][self.has_lm])
+        out.put_u32(etag_field, etag_pos[self.etag_of] - etag_field)
+        out.put_u32(tpos[self.has_lm] + 28, self.table.modified[rows][self.has_lm])
 
 
 def encode_manifest(manifest: Manifest) -> bytes:
@@ -304,13 +355,6 @@ def _write_offsets(out: _Out, vec: int, targets: np.ndarray) -> None:
 # --- decoding ------------------------------------------------------------------------------
 
 
-def _object_column(n: int, rows: np.ndarray, values: list[object]) -> np.ndarray:
-    col = np.full(n, None, dtype=object)
-    if len(rows):
-        col[rows] = np.fromiter(values, dtype=object, count=len(values))
-    return col
-
-
 def _decode_refs(g: Gather, refs_vec: int) -> ChunkRefTable:
     vec = np.asarray([refs_vec], dtype=np.int64)
     n = int(g.vector_len(vec, 4)[0])
@@ -329,6 +373,31 @@ def _decode_refs(g: Gather, refs_vec: int) -> ChunkRefTable:
         else np.zeros((n, 0), dtype=np.uint32)
     )
     return _table_from_fields(g, f, n, coords.astype(np.uint32))
+
+
+def _strings(
+    g: Gather, n: int, rows: np.ndarray, pos: np.ndarray
+) -> tuple[tuple[str, ...], np.ndarray]:
+    """The distinct strings at ``pos`` (one per row in ``rows``) and each row's index (-1: none)."""
+    index = np.full(n, -1, dtype=np.int32)
+    if not len(rows):
+        return (), index
+    distinct, inverse = np.unique(pos, return_inverse=True)
+    strings = [b.decode("utf-8") for b in g.blobs(distinct)]
+    table, codes = intern_strings(strings)  # equal strings written more than once
+    index[rows] = codes[np.asarray(inverse).reshape(-1)]
+    return table, index  # type: ignore[return-value]
+
+
+def _inline(g: Gather, n: int, rows: np.ndarray, pos: np.ndarray) -> tuple[bytes, np.ndarray]:
+    """Inline payloads gathered into one buffer, and each row's start in it."""
+    lens = g.vector_len(pos, 1)
+    starts = np.zeros(n, dtype=np.int64)
+    offsets = np.cumsum(lens) - lens
+    starts[rows] = offsets
+    buf = np.zeros(int(lens.sum()), dtype=np.uint8)
+    _copy_spans(buf, offsets, g.u8, pos + 4, lens)
+    return buf.tobytes(), starts
 
 
 def _table_from_fields(g: Gather, f: TableFields, n: int, coords: np.ndarray) -> ChunkRefTable:
@@ -350,13 +419,16 @@ def _table_from_fields(g: Gather, f: TableFields, n: int, coords: np.ndarray) ->
     for slot, col in ((_OFFSET, offset), (_LENGTH, length)):
         rows = np.flatnonzero(f.present(slot))
         col[rows] = g.u64(f.pos[slot][rows])
-    inline = g.blobs(g.deref(f.pos[_INLINE][inline_rows]))
-    length[inline_rows] = [len(b) for b in inline]
+    inline_pos = g.deref(f.pos[_INLINE][inline_rows])
+    inline_data, inline_start = _inline(g, n, inline_rows, inline_pos)
+    length[inline_rows] = g.vector_len(inline_pos, 1)
     chunk_id = np.zeros((n, ID12_SIZE), dtype=np.uint8)
     chunk_id[native_rows] = g.raw(f.pos[_CHUNK_ID][native_rows], ID12_SIZE)
-    locations = [b.decode("utf-8") for b in g.blobs(g.deref(f.pos[_LOCATION][virtual_rows]))]
+    locations, location_index = _strings(
+        g, n, virtual_rows, g.deref(f.pos[_LOCATION][virtual_rows])
+    )
     etag_rows = np.flatnonzero(f.present(_ETAG))
-    etags = [b.decode("utf-8") for b in g.blobs(g.deref(f.pos[_ETAG][etag_rows]))]
+    etags, etag_index = _strings(g, n, etag_rows, g.deref(f.pos[_ETAG][etag_rows]))
     last_modified = np.zeros(n, dtype=np.uint32)
     lm_rows = np.flatnonzero(f.present(_LAST_MODIFIED))
     last_modified[lm_rows] = g.uint(f.pos[_LAST_MODIFIED][lm_rows], 4)
@@ -369,11 +441,14 @@ def _table_from_fields(g: Gather, f: TableFields, n: int, coords: np.ndarray) ->
         chunk_id=chunk_id,
         offset=offset,
         length=length,
-        inline=_object_column(n, inline_rows, list(inline)),
-        location=_object_column(n, virtual_rows, list(locations)),
-        etag=_object_column(n, etag_rows, list(etags)),
-        last_modified=last_modified,
         checksum=checksum,
+        last_modified=last_modified,
+        location_index=location_index,
+        locations=locations,
+        etag_index=etag_index,
+        etags=etags,
+        inline_start=inline_start,
+        inline_data=inline_data,
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import flatbuffers
 import msgpack
+import numpy as np
 
 from . import _fbwrite as w
 from ._fb import Table, read_root, required
@@ -119,6 +120,62 @@ def _node(builder: flatbuffers.Builder, node: NodeSnapshot) -> int:
     return int(builder.EndObject())
 
 
+# Group nodes are written as one pre-laid-out block (they are most nodes of large hierarchies):
+# two shared vtables, then per node its table, an empty GroupNodeData table, the path string
+# and the user_data vector, each child after its parent so that every uoffset points forward.
+#   node table: soffset | id@4 (8 B) | path@12 | user_data@16 | node_data@20 | data_type@24
+_GROUP_VTABLES = struct.pack("<7H", 14, 28, 4, 12, 16, 24, 20) + b"\0\0" + struct.pack("<2H", 4, 4)
+_EMPTY_VTABLE_POS = 16
+_GROUP_NODE = struct.Struct("<i8sIIIB3xi")  # node table (28 B) + empty GroupNodeData (4 B)
+
+
+def _pad4(n: int) -> int:
+    return -n % 4
+
+
+def _groups_block(nodes: list[NodeSnapshot]) -> tuple[bytes, list[int]]:
+    """The block holding ``nodes`` (groups) and the position of each node table in it."""
+    parts = [_GROUP_VTABLES]
+    positions = []
+    pos = len(_GROUP_VTABLES)
+    for node in nodes:
+        path = node.path.encode("utf-8")
+        user_data = bytes(node.user_data)
+        path_pos = pos + _GROUP_NODE.size
+        path_span = 4 + len(path) + 1 + _pad4(len(path) + 1)
+        data_pos = path_pos + path_span
+        parts.append(
+            _GROUP_NODE.pack(
+                pos,  # soffset: the node vtable is at position 0
+                bytes(node.node_id),
+                path_pos - (pos + 12),
+                data_pos - (pos + 16),
+                28 - 20,  # the GroupNodeData table follows the node table
+                NODE_DATA_GROUP,
+                pos + 28 - _EMPTY_VTABLE_POS,
+            )
+        )
+        parts.append(struct.pack("<I", len(path)) + path + b"\0" * (1 + _pad4(len(path) + 1)))
+        parts.append(struct.pack("<I", len(user_data)) + user_data + b"\0" * _pad4(len(user_data)))
+        positions.append(pos)
+        pos = data_pos + 4 + len(user_data) + _pad4(len(user_data))
+    return b"".join(parts), positions
+
+
+def _nodes_vector(builder: flatbuffers.Builder, nodes: list[NodeSnapshot]) -> int:
+    """The vector of all nodes (sorted by path): arrays through the builder, groups as a block."""
+    targets = np.zeros(len(nodes), dtype=np.int64)
+    groups = [i for i, n in enumerate(nodes) if n.array is None]
+    for i, node in enumerate(nodes):
+        if node.array is not None:
+            targets[i] = _node(builder, node)
+    if groups:
+        block, positions = _groups_block([nodes[i] for i in groups])
+        start = w.prepend_block(builder, block, 4)
+        targets[groups] = start - np.asarray(positions, dtype=np.int64)
+    return w.uoffsets_vector(builder, targets)
+
+
 def encode_snapshot(snapshot: Snapshot) -> bytes:
     """Serialize a snapshot as a flatbuffer (no file header).
 
@@ -136,7 +193,7 @@ def encode_snapshot(snapshot: Snapshot) -> bytes:
     """
     builder = w.new_builder(4096)
     nodes = sorted(snapshot.nodes, key=lambda n: n.path)
-    nodes_off = w.offsets_vector(builder, [_node(builder, n) for n in nodes])
+    nodes_off = _nodes_vector(builder, nodes)
     files = sorted(snapshot.manifest_files, key=lambda f: f.manifest_id)
     files_off = w.structs_vector(
         builder,

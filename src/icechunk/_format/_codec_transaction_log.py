@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import flatbuffers
 import numpy as np
 
 from .._exceptions import FormatError
 from . import _fbwrite as w
-from ._fb import Table, read_root, required
+from ._coords import CoordSet, uniform_coords
+from ._fb import Buffer, Table, read_root, required
 from ._fbvec import Gather, TableFields
 from .ids import ID8_SIZE, ID12_SIZE
-from .manifest import uniform_coords
 from .transaction_log import ChunkCoords, TransactionLog
 
 # Table slots, in schema field order; the six id lists follow ``id`` in this order.
@@ -42,6 +43,11 @@ _CHUNK_INDICES_VTABLE = struct.pack("<HHHH", 6, 8, 4, 0)  # size 6, padded to 8
 
 def _sorted_coords(coords: Iterable[ChunkCoords]) -> np.ndarray | list[ChunkCoords]:
     """``coords`` in ascending order: an ``(n, ndim)`` array when all share one rank."""
+    if isinstance(coords, CoordSet):
+        packed = coords.array
+        if packed.shape[1] == 0 or len(packed) < 2:
+            return packed
+        return packed[np.lexsort(packed.T[::-1])]
     keys = list(coords)
     arr = uniform_coords(keys)
     if arr is None or (arr < 0).any():
@@ -124,6 +130,22 @@ def encode_transaction_log(log: TransactionLog) -> bytes:
     return w.finish(builder, builder.EndObject())
 
 
+_FEW = 64  # vectors of at most this many ChunkIndices are read table by table
+
+
+def _read_few_coords(buf: Buffer, chunks_vec: int) -> frozenset[ChunkCoords]:
+    """The ChunkIndices of a short vector, without numpy's per-call overhead."""
+    start, n = buf.vector(chunks_vec, 4)
+    out = []
+    for i in range(n):
+        coords = Table(buf, buf.deref(start + 4 * i)).vector(0, 4)
+        if coords is None:
+            raise FormatError("required field 'ChunkIndices.coords' is missing")
+        first, k = coords
+        out.append(struct.unpack_from(f"<{k}I", buf.data, first))
+    return frozenset(out)
+
+
 def _read_coords(g: Gather, chunks_vec: int) -> frozenset[ChunkCoords]:
     """All ChunkIndices of the vector at ``chunks_vec``, read at once."""
     n = int(g.vector_len(np.asarray([chunks_vec], dtype=np.int64), 4)[0])
@@ -146,16 +168,19 @@ def _read_coords(g: Gather, chunks_vec: int) -> frozenset[ChunkCoords]:
     )
 
 
-def _read_updated(t: Table, g: Gather) -> tuple[bytes, frozenset[ChunkCoords]]:
+def _read_updated(t: Table, gather: Callable[[], Gather]) -> tuple[bytes, frozenset[ChunkCoords]]:
     node_id = required(t.struct(_UC_NODE_ID, ID8_SIZE), "ArrayUpdatedChunks.node_id")
     chunks = t.field(_UC_CHUNKS)
     if not chunks:
         raise FormatError("required field 'ArrayUpdatedChunks.chunks' is missing")
-    return node_id, _read_coords(g, t.buf.deref(chunks))
+    vec = t.buf.deref(chunks)
+    if t.buf.u32(vec) <= _FEW:
+        return node_id, _read_few_coords(t.buf, vec)
+    return node_id, _read_coords(gather(), vec)
 
 
 def _read_log(t: Table) -> TransactionLog:
-    g = Gather(t.buf.data)
+    g = functools.cache(lambda: Gather(t.buf.data))  # only for long vectors
     lists = {
         name: frozenset(required(t.structs(slot, ID8_SIZE), f"TransactionLog.{name}"))
         for slot, name in enumerate(_ID_LISTS, start=1)

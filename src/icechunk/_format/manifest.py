@@ -20,13 +20,13 @@ import enum
 import itertools
 import operator
 import zlib
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
 
-ChunkCoords = tuple[int, ...]
+from ._coords import ChunkCoords, _KeyIndex, coords_array, intern_strings, uniform_coords
 
 
 class RefKind(enum.IntEnum):
@@ -78,30 +78,116 @@ class VirtualChunk:
 ChunkPayload = InlineChunk | NativeChunk | VirtualChunk
 
 
+_UNSET = np.zeros(0)  # a column left to its default
+
+
+def _unset() -> np.ndarray:
+    return _UNSET
+
+
 @dataclass(frozen=True, eq=False)
 class ChunkRefTable:
-    """The chunk references of one array, columnar, rows sorted by ``coords``."""
+    """The chunk references of one array, columnar, rows sorted by ``coords``.
+
+    Strings and inline bytes are not kept per row: a virtual row holds an index into the
+    ``locations`` table (and into ``etags``), an inline row the start of its bytes in the
+    shared ``inline_data`` buffer (its length is the ``length`` column). Tables made from one
+    another share those tables and buffers, which may then hold unused entries.
+    """
 
     coords: np.ndarray  # (n, ndim) uint32
     kind: np.ndarray  # (n,) uint8, RefKind
-    chunk_id: np.ndarray  # (n, 12) uint8; zeros unless NATIVE
-    offset: np.ndarray  # (n,) uint64
-    length: np.ndarray  # (n,) uint64
-    inline: np.ndarray  # (n,) object: bytes for INLINE rows, else None
-    location: np.ndarray  # (n,) object: str for VIRTUAL rows, else None
-    etag: np.ndarray  # (n,) object: str or None
-    last_modified: np.ndarray  # (n,) uint32; 0 means none
-    checksum: np.ndarray | None = None  # (n,) int64 chunk_checksum of NATIVE rows; -1: none
+    chunk_id: np.ndarray = field(default_factory=_unset)  # (n, 12) uint8; zeros unless NATIVE
+    offset: np.ndarray = field(default_factory=_unset)  # (n,) uint64
+    length: np.ndarray = field(default_factory=_unset)  # (n,) uint64; INLINE rows too
+    checksum: np.ndarray = field(default_factory=_unset)  # (n,) int64 of NATIVE rows; -1: none
+    last_modified: np.ndarray = field(default_factory=_unset)  # (n,) uint32; 0 means none
+    location_index: np.ndarray = field(default_factory=_unset)  # (n,) int32; -1: none
+    locations: tuple[str, ...] = ()
+    etag_index: np.ndarray = field(default_factory=_unset)  # (n,) int32; -1: none
+    etags: tuple[str, ...] = ()
+    inline_start: np.ndarray = field(default_factory=_unset)  # (n,) int64 into inline_data
+    inline_data: bytes = b""
 
     def __post_init__(self) -> None:
-        if self.checksum is None:
-            object.__setattr__(self, "checksum", np.full(len(self), -1, dtype=np.int64))
+        n = len(self.kind)
+        defaults: dict[str, np.ndarray] = {
+            "chunk_id": np.zeros((n, 12), dtype=np.uint8),
+            "offset": np.zeros(n, dtype=np.uint64),
+            "length": np.zeros(n, dtype=np.uint64),
+            "checksum": np.full(n, -1, dtype=np.int64),
+            "last_modified": np.zeros(n, dtype=np.uint32),
+            "location_index": np.full(n, -1, dtype=np.int32),
+            "etag_index": np.full(n, -1, dtype=np.int32),
+            "inline_start": np.zeros(n, dtype=np.int64),
+        }
+        for name, value in defaults.items():
+            if getattr(self, name) is _UNSET:
+                object.__setattr__(self, name, value)
+
+    # typed accessors of the columns (never None after construction)
+    @property
+    def ids(self) -> np.ndarray:
+        assert self.chunk_id is not None
+        return self.chunk_id
+
+    @property
+    def offsets(self) -> np.ndarray:
+        assert self.offset is not None
+        return self.offset
+
+    @property
+    def lengths(self) -> np.ndarray:
+        assert self.length is not None
+        return self.length
 
     @property
     def checksums(self) -> np.ndarray:
-        """The checksum column (typed accessor; never None after construction)."""
         assert self.checksum is not None
         return self.checksum
+
+    @property
+    def modified(self) -> np.ndarray:
+        assert self.last_modified is not None
+        return self.last_modified
+
+    @property
+    def loc_index(self) -> np.ndarray:
+        assert self.location_index is not None
+        return self.location_index
+
+    @property
+    def etag_rows(self) -> np.ndarray:
+        assert self.etag_index is not None
+        return self.etag_index
+
+    @property
+    def starts(self) -> np.ndarray:
+        assert self.inline_start is not None
+        return self.inline_start
+
+    @cached_property
+    def location(self) -> np.ndarray:
+        """Per-row location strings (None where absent), as an object array."""
+        return _strings_column(self.locations, self.loc_index)
+
+    @cached_property
+    def etag(self) -> np.ndarray:
+        """Per-row etags (None where absent), as an object array."""
+        return _strings_column(self.etags, self.etag_rows)
+
+    @cached_property
+    def inline(self) -> np.ndarray:
+        """Per-row inline bytes (None for other kinds), as an object array."""
+        out = np.full(len(self), None, dtype=object)
+        rows = np.flatnonzero(self.kind == RefKind.INLINE)
+        if len(rows):
+            out[rows] = _object_array([self.inline_bytes(r) for r in rows.tolist()])
+        return out
+
+    def inline_bytes(self, row: int) -> bytes:
+        start = int(self.starts[row])
+        return self.inline_data[start : start + int(self.lengths[row])]
 
     def __len__(self) -> int:
         return int(self.kind.shape[0])
@@ -112,17 +198,13 @@ class ChunkRefTable:
 
     @classmethod
     def empty(cls, ndim: int) -> ChunkRefTable:
-        return cls.from_payloads(ndim, ())
+        return cls(np.zeros((0, ndim), dtype=np.uint32), np.zeros(0, dtype=np.uint8))
 
     @classmethod
     def from_payloads(
         cls, ndim: int, items: Iterable[tuple[ChunkCoords, ChunkPayload]]
     ) -> ChunkRefTable:
-        """Build a table from ``(coords, payload)`` pairs (any order, unique coords).
-
-        Columns are filled per kind of reference, one comprehension per column, rather than
-        row by row.
-        """
+        """Build a table from ``(coords, payload)`` pairs (any order, unique coords)."""
         pairs = list(items)
         return cls.from_lists(ndim, [c for c, _ in pairs], [p for _, p in pairs])
 
@@ -137,6 +219,7 @@ class ChunkRefTable:
         """Build a table from coordinates and their payloads (any order, unique coords).
 
         ``packed``, when given, is ``keys`` already as an ``(n, ndim)`` integer array.
+        Columns are filled per kind of reference, one comprehension per column.
         """
         n = len(keys)
         coords = np.zeros((n, ndim), dtype=np.uint32)
@@ -147,40 +230,54 @@ class ChunkRefTable:
             coords[:] = packed
         kinds = map(_KIND_OF.get, map(type, payloads), itertools.repeat(RefKind.VIRTUAL))
         kind = np.fromiter(kinds, dtype=np.uint8, count=n)
-        columns = _Columns.zeros(n)
+        columns = _Columns(coords, kind)
         columns.fill_inline(np.flatnonzero(kind == RefKind.INLINE), payloads)
         columns.fill_native(np.flatnonzero(kind == RefKind.NATIVE), payloads)
         columns.fill_virtual(np.flatnonzero(kind == RefKind.VIRTUAL), payloads)
+        return columns.table()._sorted()
+
+    @classmethod
+    def virtual(
+        cls,
+        coords: np.ndarray,
+        locations: Sequence[str],
+        location_index: np.ndarray,
+        offset: np.ndarray,
+        length: np.ndarray,
+        etag: str | None = None,
+        last_modified: int | None = None,
+    ) -> ChunkRefTable:
+        """A table of virtual references sharing one checksum (unsorted ``coords`` allowed)."""
+        n = len(location_index)
+        etag_index = np.full(n, -1 if etag is None else 0, dtype=np.int32)
         return cls(
-            coords,
-            kind,
-            columns.chunk_id,
-            columns.offset,
-            columns.length,
-            columns.inline,
-            columns.location,
-            columns.etag,
-            columns.last_modified,
-            columns.checksum,
+            coords=np.ascontiguousarray(coords, dtype=np.uint32).reshape(n, -1),
+            kind=np.full(n, RefKind.VIRTUAL, dtype=np.uint8),
+            offset=np.asarray(offset, dtype=np.uint64),
+            length=np.asarray(length, dtype=np.uint64),
+            last_modified=np.full(n, last_modified or 0, dtype=np.uint32),
+            location_index=np.asarray(location_index, dtype=np.int32),
+            locations=tuple(locations),
+            etag_index=etag_index,
+            etags=() if etag is None else (etag,),
         )._sorted()
 
     def _take(self, rows: np.ndarray) -> ChunkRefTable:
-        return ChunkRefTable(
-            self.coords[rows],
-            self.kind[rows],
-            self.chunk_id[rows],
-            self.offset[rows],
-            self.length[rows],
-            self.inline[rows],
-            self.location[rows],
-            self.etag[rows],
-            self.last_modified[rows],
-            self.checksums[rows],
+        return replace(
+            self,
+            coords=self.coords[rows],
+            kind=self.kind[rows],
+            **{name: getattr(self, name)[rows] for name in _ROW_COLUMNS},
         )
 
     def _sorted(self) -> ChunkRefTable:
         if len(self) < 2 or self.ndim == 0:
             return self
+        keys = _KeyIndex.build(self.coords)
+        if keys is not None:
+            if keys.order is None:
+                return self
+            return self._take(keys.order)
         order = np.lexsort(self.coords.T[::-1])
         return self._take(order)
 
@@ -194,33 +291,38 @@ class ChunkRefTable:
         # fallback for grids whose packed coordinates would not fit in 63 bits
         return {tuple(c): i for i, c in enumerate(self.coords.tolist())}
 
-    def lookup(self, coords: ChunkCoords) -> ChunkPayload | None:
-        """The reference at ``coords``, or None."""
+    def row_of(self, coords: ChunkCoords) -> int | None:
+        """The row holding ``coords``, or None."""
         if len(coords) != self.ndim or len(self) == 0:
             return None
         index = self._index
-        row = self._row_of.get(coords) if index is None else index.row(coords)
+        return self._row_of.get(coords) if index is None else index.row(coords)
+
+    def lookup(self, coords: ChunkCoords) -> ChunkPayload | None:
+        """The reference at ``coords``, or None."""
+        row = self.row_of(coords)
         return None if row is None else self.payload(row)
 
     def payload(self, row: int) -> ChunkPayload:
         """The reference in ``row`` as a payload object."""
         kind = int(self.kind[row])  # a Python int: numpy scalars compare slowly with enums
         if kind == RefKind.INLINE:
-            return InlineChunk(self.inline[row])
+            return InlineChunk(self.inline_bytes(row))
         if kind == RefKind.NATIVE:
             checksum = int(self.checksums[row])
             return NativeChunk(
-                self.chunk_id[row].tobytes(),
-                int(self.offset[row]),
-                int(self.length[row]),
+                self.ids[row].tobytes(),
+                int(self.offsets[row]),
+                int(self.lengths[row]),
                 None if checksum < 0 else checksum,
             )
-        lm = int(self.last_modified[row])
+        lm = int(self.modified[row])
+        loc, etag = int(self.loc_index[row]), int(self.etag_rows[row])
         return VirtualChunk(
-            self.location[row],
-            int(self.offset[row]),
-            int(self.length[row]),
-            self.etag[row],
+            self.locations[loc] if loc >= 0 else "",
+            int(self.offsets[row]),
+            int(self.lengths[row]),
+            self.etags[etag] if etag >= 0 else None,
             lm or None,
         )
 
@@ -248,6 +350,19 @@ class ChunkRefTable:
         added = ChunkRefTable.from_lists(self.ndim, keys, values, packed)  # type: ignore[arg-type]
         return concat_tables([self._take(np.flatnonzero(~replaced)), added])._sorted()
 
+    def overlaid(self, other: ChunkRefTable) -> ChunkRefTable:
+        """A new table: the rows of ``other`` replace (or add to) the rows of this one."""
+        if len(other) == 0:
+            return self
+        if len(self) == 0 and other.ndim == self.ndim:
+            return other
+        replaced = self._rows_matching(other.coords.astype(np.int64))
+        return concat_tables([self._take(np.flatnonzero(~replaced)), other])._sorted()
+
+    def without(self, query: np.ndarray) -> ChunkRefTable:
+        """A new table without the rows whose coordinates are among the rows of ``query``."""
+        return self._take(np.flatnonzero(~self._rows_matching(query)))
+
     def _rows_matching(self, query: np.ndarray) -> np.ndarray:
         """Boolean mask of the rows whose coordinates are among the rows of ``query``."""
         n = len(self)
@@ -266,6 +381,17 @@ class ChunkRefTable:
         mask[found[found >= 0]] = True
         return mask
 
+    def contains(self, query: np.ndarray) -> np.ndarray:
+        """Whether each row of the ``(m, ndim)`` ``query`` has a row in this table."""
+        if len(self) == 0 or len(query) == 0:
+            return np.zeros(len(query), dtype=bool)
+        if self.ndim == 0:
+            return np.ones(len(query), dtype=bool)
+        index = self._index
+        if index is None:
+            return np.array([c in self._row_of for c in map(tuple, query.tolist())], dtype=bool)
+        return np.asarray(index.rows(query) >= 0)
+
     def filtered(self, mask: np.ndarray) -> ChunkRefTable:
         """A new table with only the rows where ``mask`` is true."""
         return self._take(np.flatnonzero(mask))
@@ -278,6 +404,24 @@ class ChunkRefTable:
         hi = self.coords.max(axis=0).tolist()
         return tuple((int(a), int(b) + 1) for a, b in zip(lo, hi))
 
+    def nbytes(self) -> int:
+        """Memory held by the table's columns, tables and buffers (approximately)."""
+        arrays = [self.coords, self.kind, *(getattr(self, c) for c in _ROW_COLUMNS)]
+        strings = sum(len(s) + 49 for s in self.locations + self.etags)
+        return sum(a.nbytes for a in arrays) + strings + len(self.inline_data)
+
+
+# every per-row column besides ``coords`` and ``kind``
+_ROW_COLUMNS = (
+    "chunk_id",
+    "offset",
+    "length",
+    "checksum",
+    "last_modified",
+    "location_index",
+    "etag_index",
+    "inline_start",
+)
 
 _KIND_OF: dict[type, RefKind] = {
     InlineChunk: RefKind.INLINE,
@@ -286,48 +430,44 @@ _KIND_OF: dict[type, RefKind] = {
 }
 
 
-@dataclass
+def _strings_column(table: tuple[str, ...], index: np.ndarray) -> np.ndarray:
+    values = _object_array([*table, None])
+    return values[np.where(index >= 0, index, len(table))]
+
+
 class _Columns:
-    """The payload columns of a table under construction (see ``ChunkRefTable``)."""
+    """The columns of a table under construction from payload objects."""
 
-    chunk_id: np.ndarray
-    offset: np.ndarray
-    length: np.ndarray
-    inline: np.ndarray
-    location: np.ndarray
-    etag: np.ndarray
-    last_modified: np.ndarray
-    checksum: np.ndarray
+    def __init__(self, coords: np.ndarray, kind: np.ndarray) -> None:
+        self.coords, self.kind = coords, kind
+        self.empty = ChunkRefTable(coords, kind)
+        self.locations: tuple[str, ...] = ()
+        self.etags: tuple[str, ...] = ()
+        self.inline_data = b""
 
-    @classmethod
-    def zeros(cls, n: int) -> _Columns:
-        return cls(
-            np.zeros((n, 12), dtype=np.uint8),
-            np.zeros(n, dtype=np.uint64),
-            np.zeros(n, dtype=np.uint64),
-            np.full(n, None, dtype=object),
-            np.full(n, None, dtype=object),
-            np.full(n, None, dtype=object),
-            np.zeros(n, dtype=np.uint32),
-            np.full(n, -1, dtype=np.int64),
+    def table(self) -> ChunkRefTable:
+        return replace(
+            self.empty, locations=self.locations, etags=self.etags, inline_data=self.inline_data
         )
 
     def fill_inline(self, rows: np.ndarray, payloads: list[ChunkPayload]) -> None:
         data = [p.data for p in _select(payloads, rows)]  # type: ignore[union-attr]
         if data:
-            self.inline[rows] = _object_array(data)
-            self.length[rows] = np.fromiter(map(len, data), dtype=np.uint64, count=len(data))
+            lens = np.fromiter(map(len, data), dtype=np.int64, count=len(data))
+            self.empty.lengths[rows] = lens
+            self.empty.starts[rows] = np.cumsum(lens) - lens
+            self.inline_data = b"".join(map(bytes, data))
 
     def fill_native(self, rows: np.ndarray, payloads: list[ChunkPayload]) -> None:
         refs: list[NativeChunk] = _select(payloads, rows)  # type: ignore[assignment]
         if not refs:
             return
-        m = len(refs)
+        m, t = len(refs), self.empty
         ids = b"".join([p.chunk_id for p in refs])
-        self.chunk_id[rows] = np.frombuffer(ids, dtype=np.uint8).reshape(m, 12)
-        self.offset[rows] = np.fromiter((p.offset for p in refs), dtype=np.uint64, count=m)
-        self.length[rows] = np.fromiter((p.length for p in refs), dtype=np.uint64, count=m)
-        self.checksum[rows] = np.fromiter(
+        t.ids[rows] = np.frombuffer(ids, dtype=np.uint8).reshape(m, 12)
+        t.offsets[rows] = np.fromiter((p.offset for p in refs), dtype=np.uint64, count=m)
+        t.lengths[rows] = np.fromiter((p.length for p in refs), dtype=np.uint64, count=m)
+        t.checksums[rows] = np.fromiter(
             (-1 if p.checksum is None else p.checksum for p in refs), dtype=np.int64, count=m
         )
 
@@ -335,12 +475,12 @@ class _Columns:
         refs: list[VirtualChunk] = _select(payloads, rows)  # type: ignore[assignment]
         if not refs:
             return
-        m = len(refs)
-        self.location[rows] = _object_array([p.location for p in refs])
-        self.offset[rows] = np.fromiter((p.offset for p in refs), dtype=np.uint64, count=m)
-        self.length[rows] = np.fromiter((p.length for p in refs), dtype=np.uint64, count=m)
-        self.etag[rows] = _object_array([p.etag for p in refs])
-        self.last_modified[rows] = np.fromiter(
+        m, t = len(refs), self.empty
+        self.locations, t.loc_index[rows] = intern_strings([p.location for p in refs])
+        t.offsets[rows] = np.fromiter((p.offset for p in refs), dtype=np.uint64, count=m)
+        t.lengths[rows] = np.fromiter((p.length for p in refs), dtype=np.uint64, count=m)
+        self.etags, t.etag_rows[rows] = intern_strings([p.etag for p in refs])
+        t.modified[rows] = np.fromiter(
             (p.last_modified or 0 for p in refs), dtype=np.uint32, count=m
         )
 
@@ -364,105 +504,40 @@ def _object_array(values: list[object]) -> np.ndarray:
     return out
 
 
-def uniform_coords(keys: list[ChunkCoords]) -> np.ndarray | None:
-    """``keys`` as an ``(n, ndim)`` int64 array, or None when empty or of mixed ranks."""
-    ranks = set(map(len, keys))
-    if len(ranks) != 1:
-        return None
-    n, ndim = len(keys), ranks.pop()
-    try:
-        flat = np.fromiter(itertools.chain.from_iterable(keys), dtype=np.int64, count=n * ndim)
-    except (ValueError, OverflowError, TypeError):
-        return None
-    return flat.reshape(n, ndim)
-
-
-def coords_array(coords: Iterable[ChunkCoords], ndim: int) -> np.ndarray:
-    """Chunk coordinates as an ``(n, ndim)`` int64 array, leaving out those of another rank."""
-    keys = list(coords)
-    arr = uniform_coords(keys)
-    if arr is None or arr.shape[1] != ndim:
-        keys = [c for c in keys if len(c) == ndim]
-        arr = np.array(keys, dtype=np.int64).reshape(len(keys), ndim)
-    return arr
-
-
-@dataclass(frozen=True)
-class _KeyIndex:
-    """Row coordinates packed into one int64 each (mixed radix), sorted for binary search.
-
-    ``radix`` is one more than the largest coordinate per dimension, so packing keeps the
-    lexicographic order of coordinates; ``order`` maps sorted keys back to table rows.
-    """
-
-    radix: tuple[int, ...]
-    strides: np.ndarray  # (ndim,) int64
-    keys: np.ndarray  # (n,) int64, ascending
-    order: np.ndarray | None  # sorted position -> row; None when rows are already sorted
-
-    @classmethod
-    def build(cls, coords: np.ndarray) -> _KeyIndex | None:
-        n, ndim = coords.shape
-        if n == 0 or ndim == 0:
-            return cls((), np.zeros(0, dtype=np.int64), np.zeros(n, dtype=np.int64), None)
-        radix = tuple(int(m) + 1 for m in coords.max(axis=0).tolist())
-        strides = [1] * ndim
-        for axis in range(ndim - 2, -1, -1):
-            strides[axis] = strides[axis + 1] * radix[axis + 1]
-        if strides[0] * radix[0] >= 2**63:
-            return None
-        stride_arr = np.array(strides, dtype=np.int64)
-        keys = coords.astype(np.int64) @ stride_arr
-        order = None
-        if n > 1 and not bool((keys[1:] > keys[:-1]).all()):
-            order = np.argsort(keys, kind="stable")
-            keys = keys[order]
-        return cls(radix, stride_arr, keys, order)
-
-    def row(self, coords: ChunkCoords) -> int | None:
-        """The row holding ``coords`` (of the table's rank), or None."""
-        key = 0
-        for c, r in zip(coords, self.radix):
-            if not 0 <= c < r:
-                return None
-            key = key * r + c
-        pos = int(np.searchsorted(self.keys, key))
-        if pos >= len(self.keys) or int(self.keys[pos]) != key:
-            return None
-        return pos if self.order is None else int(self.order[pos])
-
-    def rows(self, query: np.ndarray) -> np.ndarray:
-        """Row of each ``(m, ndim)`` query coordinate, -1 where the table has none."""
-        radix = np.array(self.radix, dtype=np.int64)
-        inside: np.ndarray = np.asarray(((query >= 0) & (query < radix)).all(axis=1))
-        keys = np.where(inside, np.where(inside[:, None], query, 0) @ self.strides, -1)
-        pos = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
-        hit = inside & (self.keys[pos] == keys)
-        rows = pos if self.order is None else self.order[pos]
-        return np.where(hit, rows, -1)
-
-
 def concat_tables(tables: list[ChunkRefTable]) -> ChunkRefTable:
     """Rows of all tables, unsorted; tables must share ndim."""
     if len(tables) == 1:
         return tables[0]
+    locations, loc_index = _merged_tables(tables, "locations", "loc_index")
+    etags, etag_index = _merged_tables(tables, "etags", "etag_rows")
+    shift = np.cumsum([0] + [len(t.inline_data) for t in tables[:-1]])
+    columns = {
+        name: np.concatenate([getattr(t, name) for t in tables])
+        for name in ("coords", "kind", "chunk_id", "offset", "length", "checksum", "last_modified")
+    }
     return ChunkRefTable(
-        *(
-            np.concatenate([getattr(t, name) for t in tables])
-            for name in (
-                "coords",
-                "kind",
-                "chunk_id",
-                "offset",
-                "length",
-                "inline",
-                "location",
-                "etag",
-                "last_modified",
-                "checksums",
-            )
-        )
+        **columns,
+        location_index=loc_index,
+        locations=locations,
+        etag_index=etag_index,
+        etags=etags,
+        inline_start=np.concatenate([t.starts + int(s) for t, s in zip(tables, shift)]),
+        inline_data=b"".join(t.inline_data for t in tables),
     )
+
+
+def _merged_tables(
+    tables: list[ChunkRefTable], strings: str, index: str
+) -> tuple[tuple[str, ...], np.ndarray]:
+    """One string table for all ``tables`` and every row's index into it."""
+    merged: dict[str, int] = {}
+    parts = []
+    for t in tables:
+        own: tuple[str, ...] = getattr(t, strings)
+        remap = np.array([merged.setdefault(s, len(merged)) for s in own] + [-1], dtype=np.int32)
+        rows: np.ndarray = getattr(t, index)
+        parts.append(remap[np.where(rows >= 0, rows, len(own))])
+    return tuple(merged), np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
 
 
 @dataclass(frozen=True, eq=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 ChunkCoords = tuple[int, ...]
@@ -19,7 +20,8 @@ class TransactionLog:
     deleted_arrays: frozenset[bytes] = frozenset()
     updated_arrays: frozenset[bytes] = frozenset()
     updated_groups: frozenset[bytes] = frozenset()
-    updated_chunks: Mapping[bytes, frozenset[ChunkCoords]] = field(default_factory=dict)
+    # frozensets, or numpy-backed sets (``manifest.CoordSet``) for changes staged in bulk
+    updated_chunks: Mapping[bytes, AbstractSet[ChunkCoords]] = field(default_factory=dict)
 
 
 def encode_transaction_log(log: TransactionLog) -> bytes:
