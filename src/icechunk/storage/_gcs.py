@@ -47,7 +47,6 @@ from ._readback import (
     WRITE_ID_ATTRIBUTE,
     AmbiguousWriteError,
     StampedBackend,
-    backoff_seconds,
     precondition_failed,
 )
 from ._specs import aware
@@ -215,7 +214,7 @@ class GcsBackend(StampedBackend):
             except _TRANSIENT as error:
                 if attempt >= (self._retries.max_tries or 1):
                     raise self._error(action, key, error) from error
-                await asyncio.sleep(backoff_seconds(self._retries, attempt))
+                await asyncio.sleep(self._retries._backoff_seconds(attempt))
             except StorageError:
                 raise
             except Exception as error:

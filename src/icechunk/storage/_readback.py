@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import random
 import uuid
 
 from .._config import StorageRetriesSettings
@@ -36,16 +35,6 @@ WRITE_ID_ATTRIBUTE = "icechunkwriteid"
 class AmbiguousWriteError(StorageError):
     """A put failed in a way that does not tell whether the server applied it (a reset
     connection, a timeout, a 5xx answer); :class:`StampedBackend` reads back and retries."""
-
-
-def backoff_seconds(retries: StorageRetriesSettings, attempt: int) -> float:
-    """Seconds to wait before try ``attempt + 1`` (``attempt`` counts from 1), jittered.
-
-    ``retries`` has every field set (see :func:`._specs.effective_retries`).
-    """
-    initial = (retries.initial_backoff_ms or 0) / 1000
-    ceiling = min(initial * 2 ** (attempt - 1), (retries.max_backoff_ms or 0) / 1000)
-    return float(random.uniform(ceiling / 2, ceiling))
 
 
 def precondition_failed(key: str, where: str, if_match: str | None) -> PreconditionFailedError:
@@ -90,7 +79,7 @@ class StampedBackend(StorageBackend):
                         f"{error} (tried {attempt} times; reading the object back showed that "
                         "the write did not land: check the network and retry)"
                     ) from error
-                await asyncio.sleep(backoff_seconds(self._retries, attempt))
+                await asyncio.sleep(self._retries._backoff_seconds(attempt))
 
     @abc.abstractmethod
     async def _put_once(

@@ -19,13 +19,10 @@ from typing import Any, TypeAlias
 from obstore.store import AzureStore, GCSStore, HTTPStore, S3Store
 
 from .._config import (
-    DEFAULT_INITIAL_BACKOFF_MS,
-    DEFAULT_MAX_BACKOFF_MS,
-    DEFAULT_MAX_TRIES,
-    DEFAULT_S3_NETWORK_STREAM_TIMEOUT_SECONDS,
     ObjectStoreConfig,
     StorageRetriesSettings,
     StorageSettings,
+    defaults,
 )
 from .._exceptions import ConfigError
 from .._time import as_aware
@@ -48,21 +45,7 @@ TIGRIS_ENDPOINT = "https://fly.storage.tigris.dev"
 
 def effective_retries(retries: StorageRetriesSettings | None) -> StorageRetriesSettings:
     """The retry settings with every unset field at its documented default."""
-    given = retries or StorageRetriesSettings()
-    return StorageRetriesSettings(
-        max_tries=_or(given.max_tries, DEFAULT_MAX_TRIES),
-        initial_backoff_ms=_or(given.initial_backoff_ms, DEFAULT_INITIAL_BACKOFF_MS),
-        max_backoff_ms=_or(given.max_backoff_ms, DEFAULT_MAX_BACKOFF_MS),
-    )
-
-
-def retry_key(retries: StorageRetriesSettings) -> tuple[Any, ...]:
-    """A hashable key of retry settings (they are mutable records)."""
-    return (retries.max_tries, retries.initial_backoff_ms, retries.max_backoff_ms)
-
-
-def _or(value: Any, default: Any) -> Any:
-    return default if value is None else value
+    return (retries or StorageRetriesSettings())._with_defaults()
 
 
 def _obstore_retries(retries: StorageRetriesSettings) -> dict[str, Any]:
@@ -116,7 +99,7 @@ class S3Spec:
     endpoint_url: str | None = None
     allow_http: bool = False
     anonymous: bool = False
-    read_timeout_seconds: int | None = DEFAULT_S3_NETWORK_STREAM_TIMEOUT_SECONDS
+    read_timeout_seconds: int | None = defaults.S3_NETWORK_STREAM_TIMEOUT_SECONDS
     requester_pays: bool = False
     credentials: Any = None
     flavor: str = "s3"
@@ -458,7 +441,9 @@ def _s3_spec(
     flavor: str,
 ) -> S3Spec:
     options = store._0
-    timeout = _or(options.network_stream_timeout_seconds, DEFAULT_S3_NETWORK_STREAM_TIMEOUT_SECONDS)
+    timeout = options.network_stream_timeout_seconds
+    if timeout is None:
+        timeout = defaults.S3_NETWORK_STREAM_TIMEOUT_SECONDS
     tigris = flavor == "tigris"
     return S3Spec(
         bucket=bucket,

@@ -25,13 +25,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .._config import (
-    DEFAULT_IDEAL_CONCURRENT_REQUEST_SIZE,
-    DEFAULT_MAX_CONCURRENT_REQUESTS_FOR_OBJECT,
     ObjectStoreConfig,
     S3Options,
     StorageConcurrencySettings,
     StorageRetriesSettings,
     StorageSettings,
+    defaults,
 )
 from ._backend import StorageBackend
 from ._local import LocalFilesystemBackend
@@ -42,7 +41,6 @@ from ._specs import (
     HttpSpec,
     S3Spec,
     effective_retries,
-    retry_key,
     spec_for,
     with_retries,
 )
@@ -275,8 +273,8 @@ class Storage:
         spec = self._spec
         if retries is not None and isinstance(spec, S3Spec | GcsSpec | AzureSpec | HttpSpec):
             effective = effective_retries(retries)
-            key = retry_key(effective)
-            if key != retry_key(spec.retries):
+            key = effective._key()
+            if key != spec.retries._key():
                 with self._backend_lock:
                     backend = self._backends_by_retries.get(key)
                     if backend is None:
@@ -306,8 +304,8 @@ class Storage:
             return make()  # type: ignore[no-any-return]
         return StorageSettings(
             concurrency=StorageConcurrencySettings(
-                max_concurrent_requests_for_object=DEFAULT_MAX_CONCURRENT_REQUESTS_FOR_OBJECT,
-                ideal_concurrent_request_size=DEFAULT_IDEAL_CONCURRENT_REQUEST_SIZE,
+                max_concurrent_requests_for_object=defaults.MAX_CONCURRENT_REQUESTS_FOR_OBJECT,
+                ideal_concurrent_request_size=defaults.IDEAL_CONCURRENT_REQUEST_SIZE,
             ),
             retries=effective_retries(None),
         )
