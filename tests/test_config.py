@@ -1000,3 +1000,48 @@ def test_retries_effective_values_and_backoff() -> None:
         for _ in range(20):
             assert ceiling / 2 <= r._backoff_seconds(attempt) <= ceiling
     assert C.StorageRetriesSettings(initial_backoff_ms=0)._backoff_seconds(3) == 0.0
+
+
+def test_every_record_has_effective_values_from_the_defaults_table() -> None:
+    d = C.defaults
+    assert C.S3Options()._with_defaults().network_stream_timeout_seconds == (
+        d.S3_NETWORK_STREAM_TIMEOUT_SECONDS
+    )
+    assert C.S3Options(network_stream_timeout_seconds=0)._with_defaults() == C.S3Options(
+        network_stream_timeout_seconds=0
+    )
+    eff = C.RepositoryConfig()._with_defaults()
+    assert eff.storage is not None and eff.storage.retries is not None
+    assert eff.storage.retries._key() == (d.MAX_TRIES, d.INITIAL_BACKOFF_MS, d.MAX_BACKOFF_MS)
+    assert eff.caching == C.CachingConfig(
+        d.NUM_SNAPSHOT_NODES,
+        d.NUM_CHUNK_REFS,
+        d.NUM_TRANSACTION_CHANGES,
+        d.NUM_BYTES_ATTRIBUTES,
+        d.NUM_BYTES_CHUNKS,
+    )
+    # the effective copy shares no record with the original
+    cfg = C.RepositoryConfig(caching=C.CachingConfig(num_chunk_refs=1))
+    eff = cfg._with_defaults()
+    assert eff.caching is not None and cfg.caching is not None
+    eff.caching.num_chunk_refs = 2
+    assert cfg.caching.num_chunk_refs == 1
+
+
+def test_preload_and_split_conditions_share_one_algebra_but_do_not_mix() -> None:
+    P, S = C.ManifestPreloadCondition, C.ManifestSplitCondition
+    for family in (P, S):
+        a, b = family.name_matches("^t$"), family.path_matches("^/g/")
+        assert isinstance(a | b, family) and isinstance(a & b, family)
+        assert (a | b) == family.Or([a, b]) == family.or_conditions([a, b])
+        assert (a & b)._matches("/g/t") and not (a & b)._matches("/h/t")
+        assert (a | b)._matches("/h/t") and not (a | b)._matches("/h/x")
+    assert P.name_matches("x") != S.name_matches("x")
+    assert repr(S.name_matches("x") | S.AnyArray()) == (
+        "ManifestSplitCondition.Or([ManifestSplitCondition.NameMatches('x'), "
+        "ManifestSplitCondition.AnyArray()])"
+    )
+    with pytest.raises(TypeError, match="needs a list of ManifestSplitCondition"):
+        S.or_conditions([P.true()])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="needs a list of ManifestPreloadCondition"):
+        P.name_matches("x") | S.AnyArray()  # type: ignore[operator]

@@ -23,7 +23,7 @@ import dataclasses
 import datetime
 import operator
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, TypeVar, cast, dataclass_transform
+from typing import Any, ClassVar, Self, TypeVar, cast, dataclass_transform
 
 from ._exceptions import ConfigError
 from ._time import as_aware
@@ -95,6 +95,11 @@ class Record:
     def _field_names(cls) -> tuple[str, ...]:
         """The public field names, in ``repr`` and ``__init__`` order."""
         return field_names(cls)
+
+    def _with_defaults(self) -> Self:
+        """A deep copy with every unset field that declares an ``effective`` value filled in,
+        nested records included: the values the engine uses (see :func:`with_defaults`)."""
+        return cast(Self, with_defaults(copy.deepcopy(self)))
 
     def __getstate__(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in type(self).__record_checks__}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any, ClassVar, TypeAlias, cast
+from typing import Any, ClassVar, Self, TypeAlias, cast
 
 from .._exceptions import ConfigError
 from .._records import Variant, nest, req_str, setting, u32, uint, variant
@@ -138,10 +138,56 @@ class _Never(_Member):
         return False
 
 
+# --- what both unions offer -------------------------------------------------------------------
+
+
+class _Family:
+    """The constructors and operators both condition unions share; each union sets its members
+    (``Or``, ``And``, ``PathMatches``, ``NameMatches``) through :func:`nest`."""
+
+    __slots__ = ()
+    Or: ClassVar[type[Any]]
+    And: ClassVar[type[Any]]
+    PathMatches: ClassVar[type[Any]]
+    NameMatches: ClassVar[type[Any]]
+
+    @classmethod
+    def or_conditions(cls, conditions: list[Self]) -> Self:
+        """A condition that matches if any of ``conditions`` matches."""
+        return cast(Self, cls.Or(conditions))
+
+    @classmethod
+    def and_conditions(cls, conditions: list[Self]) -> Self:
+        """A condition that matches only if all of ``conditions`` match."""
+        return cast(Self, cls.And(conditions))
+
+    @classmethod
+    def path_matches(cls, regex: str) -> Self:
+        """A condition that matches if the array's absolute path (``/a/b``) matches ``regex``."""
+        return cast(Self, cls.PathMatches(regex))
+
+    @classmethod
+    def name_matches(cls, regex: str) -> Self:
+        """A condition that matches if the array's name (last path segment) matches ``regex``."""
+        return cast(Self, cls.NameMatches(regex))
+
+    def __and__(self, other: Self) -> Self:
+        """A condition that matches if both this condition and ``other`` match."""
+        return cast(Self, self.And([self, other]))
+
+    def __or__(self, other: Self) -> Self:
+        """A condition that matches if this condition or ``other`` matches."""
+        return cast(Self, self.Or([self, other]))
+
+    def _matches(self, path: str, num_refs: int = 0) -> bool:
+        """Whether the array at ``path`` (a manifest with ``num_refs`` references) matches."""
+        raise NotImplementedError
+
+
 # --- manifest preloading ----------------------------------------------------------------------
 
 
-class ManifestPreloadCondition:
+class ManifestPreloadCondition(_Family):
     """Which manifests are loaded when a session starts.
 
     Build conditions with the static constructors and combine them with ``&`` and ``|``. The
@@ -155,26 +201,6 @@ class ManifestPreloadCondition:
     PathMatches: ClassVar[type[_PreloadPathMatches]]
     NameMatches: ClassVar[type[_PreloadNameMatches]]
     NumRefs: ClassVar[type[_PreloadNumRefs]]
-
-    @staticmethod
-    def or_conditions(conditions: list[ManifestPreloadCondition]) -> ManifestPreloadCondition:
-        """A condition that matches if any of ``conditions`` matches."""
-        return _PreloadOr(conditions)
-
-    @staticmethod
-    def and_conditions(conditions: list[ManifestPreloadCondition]) -> ManifestPreloadCondition:
-        """A condition that matches only if all of ``conditions`` match."""
-        return _PreloadAnd(conditions)
-
-    @staticmethod
-    def path_matches(regex: str) -> ManifestPreloadCondition:
-        """A condition that matches if the array's absolute path (``/a/b``) matches ``regex``."""
-        return _PreloadPathMatches(regex)
-
-    @staticmethod
-    def name_matches(regex: str) -> ManifestPreloadCondition:
-        """A condition that matches if the array's name (last path segment) matches ``regex``."""
-        return _PreloadNameMatches(regex)
 
     @staticmethod
     def num_refs(from_refs: int | None, to_refs: int | None) -> ManifestPreloadCondition:
@@ -193,18 +219,6 @@ class ManifestPreloadCondition:
     def false() -> ManifestPreloadCondition:
         """A condition that matches no manifest."""
         return _PreloadFalse()
-
-    def __and__(self, other: ManifestPreloadCondition) -> ManifestPreloadCondition:
-        """A condition that matches if both this condition and ``other`` match."""
-        return _PreloadAnd([self, other])
-
-    def __or__(self, other: ManifestPreloadCondition) -> ManifestPreloadCondition:
-        """A condition that matches if this condition or ``other`` matches."""
-        return _PreloadOr([self, other])
-
-    def _matches(self, path: str, num_refs: int = 0) -> bool:
-        """Whether a manifest with ``num_refs`` references of the array at ``path`` matches."""
-        raise NotImplementedError
 
 
 class _PreloadOr(_Or, ManifestPreloadCondition):
@@ -332,7 +346,7 @@ def default_preload_condition() -> ManifestPreloadCondition:
 # --- manifest splitting -----------------------------------------------------------------------
 
 
-class ManifestSplitCondition:
+class ManifestSplitCondition(_Family):
     """Which arrays a manifest splitting rule applies to.
 
     Build conditions with the static constructors (or ``ManifestSplitCondition.AnyArray()``) and
@@ -346,38 +360,6 @@ class ManifestSplitCondition:
     PathMatches: ClassVar[type[_SplitPathMatches]]
     NameMatches: ClassVar[type[_SplitNameMatches]]
     AnyArray: ClassVar[type[_SplitAnyArray]]
-
-    @staticmethod
-    def or_conditions(conditions: list[ManifestSplitCondition]) -> ManifestSplitCondition:
-        """A condition that matches if any of ``conditions`` matches."""
-        return _SplitOr(conditions)
-
-    @staticmethod
-    def and_conditions(conditions: list[ManifestSplitCondition]) -> ManifestSplitCondition:
-        """A condition that matches only if all of ``conditions`` match."""
-        return _SplitAnd(conditions)
-
-    @staticmethod
-    def path_matches(regex: str) -> ManifestSplitCondition:
-        """A condition that matches if the array's absolute path matches ``regex``."""
-        return _SplitPathMatches(regex)
-
-    @staticmethod
-    def name_matches(regex: str) -> ManifestSplitCondition:
-        """A condition that matches if the array's name matches ``regex``."""
-        return _SplitNameMatches(regex)
-
-    def __or__(self, other: ManifestSplitCondition) -> ManifestSplitCondition:
-        """A condition that matches if this condition or ``other`` matches."""
-        return _SplitOr([self, other])
-
-    def __and__(self, other: ManifestSplitCondition) -> ManifestSplitCondition:
-        """A condition that matches if both this condition and ``other`` match."""
-        return _SplitAnd([self, other])
-
-    def _matches(self, path: str, num_refs: int = 0) -> bool:
-        """Whether the array at ``path`` matches."""
-        raise NotImplementedError
 
 
 class _SplitOr(_Or, ManifestSplitCondition):

@@ -6,7 +6,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any, cast
 
-from .._records import Record, fields, instance_of, record, setting, u16, with_defaults
+from .._records import Record, fields, instance_of, record, setting, u16
 from .._records import upstream_repr as _upstream_repr
 from . import defaults
 from .caching import CachingConfig
@@ -194,15 +194,6 @@ class RepositoryConfig(Record):
         )
 
     # --- effective values for the engine --------------------------------------------------
-
-    def _with_defaults(self) -> RepositoryConfig:
-        """A copy with every unset value replaced by upstream's built-in default.
-
-        ``manifest.splitting`` stays None (no splitting) and storage classes stay None
-        (store default) when unset; ``metadata_storage_class`` and ``chunks_storage_class``
-        fall back to ``storage_class``.
-        """
-        return cast(RepositoryConfig, with_defaults(RepositoryConfig().merge(self)))
 
     def _effective_inline_chunk_threshold(self) -> int:
         """The inline threshold in bytes (512 when unset)."""

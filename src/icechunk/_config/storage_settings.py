@@ -20,7 +20,6 @@ from .._records import (
     u32,
     u64,
     uint,
-    with_defaults,
 )
 from .._records import upstream_repr as _upstream_repr
 from . import defaults
@@ -49,17 +48,6 @@ class StorageRetriesSettings(Record):
     max_backoff_ms: int | None = setting(default=None, check=u32, effective=defaults.MAX_BACKOFF_MS)
 
     # The storage layer's view of a retry policy.
-
-    def _with_defaults(self) -> StorageRetriesSettings:
-        """A copy with every unset field set to the built-in default.
-
-        Returns
-        -------
-        StorageRetriesSettings
-            ``max_tries`` 10, ``initial_backoff_ms`` 100 and ``max_backoff_ms`` 180,000 where
-            this object leaves them unset.
-        """
-        return cast(StorageRetriesSettings, with_defaults(self))
 
     def _key(self) -> tuple[int, int, int]:
         """The effective ``(max_tries, initial_backoff_ms, max_backoff_ms)``, defaults filled in.

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import cloudpickle
 
 from .._exceptions import CredentialsFetchError
-from .._records import Variant, instance_of, setting, variant
+from .._records import Variant, instance_of, req_str, setting, variant
 
 
 @variant
@@ -34,6 +34,31 @@ class OneString(Variant):
 
     def __repr__(self) -> str:
         return f"{type(self).__qualname__}({'***' if self._secret else repr(self._0)})"
+
+
+class Token(OneString):
+    """A secret string, given as ``token``."""
+
+    _secret = True
+
+    def __init__(self, token: str) -> None:
+        self._init(_0=req_str("token", token))
+
+
+class Key(OneString):
+    """A secret string, given as ``key``."""
+
+    _secret = True
+
+    def __init__(self, key: str) -> None:
+        self._init(_0=req_str("key", key))
+
+
+class Path(OneString):
+    """A file path, given as ``path``."""
+
+    def __init__(self, path: str) -> None:
+        self._init(_0=req_str("path", path))
 
 
 @variant

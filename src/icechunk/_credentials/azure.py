@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar, TypeAlias
 
-from .._records import Variant, nest, req_str, variant
-from ._base import OneString, Wraps
+from .._records import Variant, nest, variant
+from ._base import Key, Token, Wraps
 
 
 class AzureStaticCredentials:
@@ -18,7 +18,7 @@ class AzureStaticCredentials:
     BearerToken: ClassVar[type[_AzureBearerToken]]
 
 
-class _AzureAccessKey(OneString, AzureStaticCredentials):
+class _AzureAccessKey(Key, AzureStaticCredentials):
     """An account access key.
 
     Parameters
@@ -27,13 +27,8 @@ class _AzureAccessKey(OneString, AzureStaticCredentials):
         The access key.
     """
 
-    _secret = True
 
-    def __init__(self, key: str) -> None:
-        self._init(_0=req_str("key", key))
-
-
-class _AzureSasToken(OneString, AzureStaticCredentials):
+class _AzureSasToken(Token, AzureStaticCredentials):
     """A shared access signature token.
 
     Parameters
@@ -42,13 +37,8 @@ class _AzureSasToken(OneString, AzureStaticCredentials):
         The SAS token.
     """
 
-    _secret = True
 
-    def __init__(self, token: str) -> None:
-        self._init(_0=req_str("token", token))
-
-
-class _AzureBearerToken(OneString, AzureStaticCredentials):
+class _AzureBearerToken(Token, AzureStaticCredentials):
     """A bearer token.
 
     Parameters
@@ -56,11 +46,6 @@ class _AzureBearerToken(OneString, AzureStaticCredentials):
     token
         The bearer token.
     """
-
-    _secret = True
-
-    def __init__(self, token: str) -> None:
-        self._init(_0=req_str("token", token))
 
 
 nest(AzureStaticCredentials, "AccessKey", _AzureAccessKey)

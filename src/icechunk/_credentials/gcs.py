@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar, TypeAlias
 
 from .._records import Variant, nest, opt_datetime, req_str, setting, variant
-from ._base import OneString, Refreshable, Wraps, as_function
+from ._base import Key, Path, Refreshable, Token, Wraps, as_function
 
 
 @variant
@@ -54,7 +54,7 @@ class GcsStaticCredentials:
     BearerToken: ClassVar[type[_GcsBearerToken]]
 
 
-class _GcsServiceAccount(OneString, GcsStaticCredentials):
+class _GcsServiceAccount(Path, GcsStaticCredentials):
     """A service account JSON file.
 
     Parameters
@@ -63,11 +63,8 @@ class _GcsServiceAccount(OneString, GcsStaticCredentials):
         The path to the service account JSON file.
     """
 
-    def __init__(self, path: str) -> None:
-        self._init(_0=req_str("path", path))
 
-
-class _GcsServiceAccountKey(OneString, GcsStaticCredentials):
+class _GcsServiceAccountKey(Key, GcsStaticCredentials):
     """A serialized service account key.
 
     Parameters
@@ -76,13 +73,8 @@ class _GcsServiceAccountKey(OneString, GcsStaticCredentials):
         The serialized service account key.
     """
 
-    _secret = True
 
-    def __init__(self, key: str) -> None:
-        self._init(_0=req_str("key", key))
-
-
-class _GcsApplicationCredentials(OneString, GcsStaticCredentials):
+class _GcsApplicationCredentials(Path, GcsStaticCredentials):
     """An application default credentials (ADC) file.
 
     Parameters
@@ -91,11 +83,8 @@ class _GcsApplicationCredentials(OneString, GcsStaticCredentials):
         The path to the ADC file.
     """
 
-    def __init__(self, path: str) -> None:
-        self._init(_0=req_str("path", path))
 
-
-class _GcsBearerToken(OneString, GcsStaticCredentials):
+class _GcsBearerToken(Token, GcsStaticCredentials):
     """A bearer token.
 
     Parameters
@@ -103,11 +92,6 @@ class _GcsBearerToken(OneString, GcsStaticCredentials):
     token
         The bearer token.
     """
-
-    _secret = True
-
-    def __init__(self, token: str) -> None:
-        self._init(_0=req_str("token", token))
 
 
 nest(GcsStaticCredentials, "ServiceAccount", _GcsServiceAccount)
