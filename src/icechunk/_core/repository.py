@@ -106,9 +106,8 @@ class RepositoryCore:
     ) -> RepositoryCore:
         """The engine of a repository opened with ``config`` and virtual chunk ``credentials``."""
         containers = config.virtual_chunk_containers or {}
-        return cls(
-            backend, EngineSettings.from_config(config), VirtualChunkResolver(containers, credentials)
-        )
+        virtual = VirtualChunkResolver(containers, credentials, config.storage)
+        return cls(backend, EngineSettings.from_config(config), virtual)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
