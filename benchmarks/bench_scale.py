@@ -267,6 +267,9 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, nargs="*", default=[250_000, 1_000_000])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--only", nargs="*", help="implementations to run (default: all found)")
+    parser.add_argument(
+        "--no-history", action="store_true", help="skip diff_1000 and commit_5000_nodes"
+    )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--extra", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -283,7 +286,9 @@ def main() -> None:
         for r in range(args.rounds):
             for impl in order[r % len(order) :] + order[: r % len(order)]:
                 print(f"N={n} round {r + 1}: {impl}", file=sys.stderr)
-                results[impl].append(_run_child(impl, impls[impl], n, extra=index == 0))
+                results[impl].append(
+                    _run_child(impl, impls[impl], n, extra=index == 0 and not args.no_history)
+                )
         _table(n, results)
 
 

@@ -17,6 +17,7 @@ from icechunk._change_set import (
     chunk_collisions,
     merge_change_sets,
 )
+from icechunk._format._codec_transaction_log import decode_transaction_log, encode_transaction_log
 from icechunk._format._coords import CoordSet
 from icechunk._format.manifest import (
     ChunkRefTable,
@@ -24,7 +25,6 @@ from icechunk._format.manifest import (
     NativeChunk,
     VirtualChunk,
 )
-from icechunk._format.transaction_log import decode_transaction_log, encode_transaction_log
 
 NODE = b"N" * 8
 URL = "s3://bucket/f{}.nc"

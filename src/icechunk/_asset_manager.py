@@ -26,29 +26,19 @@ from ._exceptions import (
     UnsupportedSpecVersionError,
     error_context,
 )
+from ._format._codec_manifest import decode_manifest, encode_manifest
+from ._format._codec_snapshot import decode_snapshot, decode_snapshot_header, encode_snapshot
+from ._format._codec_transaction_log import decode_transaction_log, encode_transaction_log
 from ._format.header import FileType, decode_file, encode_file, file_has_checksum
 from ._format.ids import decode_id, encode_id
-from ._format.manifest import (
-    Manifest,
-    NativeChunk,
-    chunk_checksum,
-    decode_manifest,
-    encode_manifest,
-)
+from ._format.manifest import Manifest, NativeChunk, chunk_checksum
 from ._format.snapshot import (
     Snapshot,
     SnapshotHeader,
     check_header,
     check_snapshot,
-    decode_snapshot,
-    decode_snapshot_header,
-    encode_snapshot,
 )
-from ._format.transaction_log import (
-    TransactionLog,
-    decode_transaction_log,
-    encode_transaction_log,
-)
+from ._format.transaction_log import TransactionLog
 from .storage._backend import ByteRange, PutMode, StorageBackend
 
 _log = logging.getLogger(__name__)

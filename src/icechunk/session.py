@@ -11,7 +11,7 @@ from ._change_set import change_set_from_bytes, change_set_to_bytes
 from ._core import commit as _commit
 from ._core.rebase import rebase_session
 from ._core.session import SessionCore
-from ._exceptions import ForkCommitError, ForkSessionError, SessionNotPicklableError
+from ._exceptions import ForkCommitError, SessionNotPicklableError
 from ._snapshots import Diff, check_commit_metadata
 from ._sync import blocking, sync
 from .store import IcechunkStore
@@ -230,18 +230,8 @@ class Session:
         ForkSessionError
             When the session has uncommitted changes or is read-only.
         """
-        if self._core.read_only:
-            raise ForkSessionError(
-                "a read-only session does not need forking: it can be pickled and sent to "
-                "workers as it is"
-            )
-        if self._core.has_uncommitted_changes:
-            raise ForkSessionError(
-                "Cannot fork a session with uncommitted changes. Please commit first, then "
-                "open a new writable session and fork that"
-            )
+        core = self._repository._core.fork(self._core)
         self._forked = True
-        core = self._repository._core.session(self._core.snapshot_id, self._core.branch, False)
         return ForkSession(self._repository, core)
 
     async def merge_async(self, *others: ForkSession) -> None:

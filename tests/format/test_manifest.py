@@ -10,6 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from icechunk._exceptions import FormatError
+from icechunk._format._codec_manifest import decode_manifest, encode_manifest
+from icechunk._format._codec_snapshot import decode_snapshot
 from icechunk._format.header import FileType, decode_file
 from icechunk._format.ids import decode_id, encode_id
 from icechunk._format.manifest import (
@@ -19,10 +21,7 @@ from icechunk._format.manifest import (
     NativeChunk,
     RefKind,
     VirtualChunk,
-    decode_manifest,
-    encode_manifest,
 )
-from icechunk._format.snapshot import decode_snapshot
 
 MIXED = ChunkRefTable.from_payloads(
     2,

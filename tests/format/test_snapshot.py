@@ -9,9 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from icechunk._exceptions import FormatError
+from icechunk._format._codec_manifest import decode_manifest
+from icechunk._format._codec_snapshot import decode_snapshot, encode_snapshot
 from icechunk._format.header import FileType, decode_file, encode_file
 from icechunk._format.ids import INITIAL_SNAPSHOT_ID, decode_id, encode_id
-from icechunk._format.manifest import decode_manifest
 from icechunk._format.snapshot import (
     ArrayNodeData,
     DimensionShape,
@@ -19,8 +20,6 @@ from icechunk._format.snapshot import (
     ManifestRef,
     NodeSnapshot,
     Snapshot,
-    decode_snapshot,
-    encode_snapshot,
 )
 
 GROUP = NodeSnapshot(b"g" * 8, "/", b'{"zarr_format":3,"node_type":"group"}')

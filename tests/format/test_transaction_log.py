@@ -6,14 +6,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from icechunk._exceptions import FormatError
+from icechunk._format._codec_snapshot import decode_snapshot
+from icechunk._format._codec_transaction_log import decode_transaction_log, encode_transaction_log
 from icechunk._format.header import FileType, decode_file
 from icechunk._format.ids import encode_id
-from icechunk._format.snapshot import Snapshot, decode_snapshot
-from icechunk._format.transaction_log import (
-    TransactionLog,
-    decode_transaction_log,
-    encode_transaction_log,
-)
+from icechunk._format.snapshot import Snapshot
+from icechunk._format.transaction_log import TransactionLog
 
 LOG = TransactionLog(
     snapshot_id=b"s" * 12,

@@ -84,3 +84,18 @@ def test_virtual_reads_take_the_storage_settings_given() -> None:
     given = StorageRetriesSettings(max_tries=4, initial_backoff_ms=20)
     store = _virtual_store(S3Options(), icechunk.StorageSettings(retries=given))
     assert _retries(store) == (3, timedelta(milliseconds=20), timedelta(milliseconds=180_000))
+
+
+def test_a_repository_reads_virtual_chunks_with_its_configured_retries() -> None:
+    config = icechunk.RepositoryConfig.default()
+    container = VirtualChunkContainer(PREFIX, icechunk.ObjectStoreConfig.S3(S3Options()))
+    config.set_virtual_chunk_container(container)
+    config.storage = icechunk.StorageSettings(
+        retries=StorageRetriesSettings(max_tries=5, initial_backoff_ms=30)
+    )
+    repo = icechunk.Repository.create(
+        icechunk.in_memory_storage(), config, authorize_virtual_chunk_access={PREFIX: None}
+    )
+    resolver = repo._core.virtual
+    store, _ = resolver._store_for(PREFIX, container, None, f"{PREFIX}key")
+    assert _retries(store) == (4, timedelta(milliseconds=30), timedelta(milliseconds=180_000))

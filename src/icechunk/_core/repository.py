@@ -20,6 +20,7 @@ from .._config import RepositoryConfig
 from .._exceptions import (
     BadSnapshotChainError,
     BranchMovedError,
+    ForkSessionError,
     IcechunkError,
     LocationNotEmptyError,
     ObjectNotFoundError,
@@ -105,9 +106,8 @@ class RepositoryCore:
     ) -> RepositoryCore:
         """The engine of a repository opened with ``config`` and virtual chunk ``credentials``."""
         containers = config.virtual_chunk_containers or {}
-        return cls(
-            backend, EngineSettings.from_config(config), VirtualChunkResolver(containers, credentials)
-        )
+        virtual = VirtualChunkResolver(containers, credentials, config.storage)
+        return cls(backend, EngineSettings.from_config(config), virtual)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -347,6 +347,26 @@ class RepositoryCore:
             virtual=self.virtual,
             splitting=self.settings.splitting,
         )
+
+    def fork(self, session: SessionCore) -> SessionCore:
+        """A writable session on the same base as ``session``, for one worker.
+
+        Raises
+        ------
+        ForkSessionError
+            When ``session`` is read-only or has uncommitted changes.
+        """
+        if session.read_only:
+            raise ForkSessionError(
+                "a read-only session does not need forking: it can be pickled and sent to "
+                "workers as it is"
+            )
+        if session.has_uncommitted_changes:
+            raise ForkSessionError(
+                "Cannot fork a session with uncommitted changes. Please commit first, then "
+                "open a new writable session and fork that"
+            )
+        return self.session(session.snapshot_id, session.branch, False)
 
     async def open_session(
         self,

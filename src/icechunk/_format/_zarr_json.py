@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._exceptions import FormatError
-from .snapshot import ArrayNodeData
+
+if TYPE_CHECKING:
+    from .snapshot import ArrayNodeData
 
 _COMMON_KEYS = frozenset({"zarr_format", "node_type", "attributes"})
 _KEYS = {

@@ -550,17 +550,3 @@ class Manifest:
     @property
     def num_chunk_refs(self) -> int:
         return sum(len(t) for t in self.arrays.values())
-
-
-def encode_manifest(manifest: Manifest) -> bytes:
-    """Serialize ``manifest`` as a flatbuffer (no file header); see ``_codec_manifest``."""
-    from ._codec_manifest import encode_manifest as encode
-
-    return encode(manifest)
-
-
-def decode_manifest(buf: bytes) -> Manifest:
-    """Parse a manifest flatbuffer (no file header); raise FormatError if it is invalid."""
-    from ._codec_manifest import decode_manifest as decode
-
-    return decode(buf)

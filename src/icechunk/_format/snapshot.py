@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._exceptions import FormatError
+from ._zarr_json import check_zarr_json
 
 
 @dataclass(frozen=True)
@@ -76,13 +77,6 @@ class Snapshot:
     manifest_files: tuple[ManifestFileInfo, ...] = field(default=())
 
 
-def encode_snapshot(snapshot: Snapshot) -> bytes:
-    """Serialize ``snapshot`` as a flatbuffer (no file header); see ``_codec_snapshot``."""
-    from ._codec_snapshot import encode_snapshot as encode
-
-    return encode(snapshot)
-
-
 @dataclass(frozen=True)
 class SnapshotHeader:
     """A snapshot without its nodes: what history walks need, cheaper to decode."""
@@ -104,20 +98,6 @@ class SnapshotHeader:
             snapshot.metadata,
             snapshot.manifest_files,
         )
-
-
-def decode_snapshot_header(buf: bytes) -> SnapshotHeader:
-    """Parse a snapshot flatbuffer's header fields only, skipping its nodes."""
-    from ._codec_snapshot import decode_snapshot_header as decode
-
-    return decode(buf)
-
-
-def decode_snapshot(buf: bytes) -> Snapshot:
-    """Parse a snapshot flatbuffer (no file header); raise FormatError if it is invalid."""
-    from ._codec_snapshot import decode_snapshot as decode
-
-    return decode(buf)
 
 
 #: Microseconds since the epoch of 9999-12-31T23:59:59.999999Z, the last time Python can show.
@@ -154,8 +134,6 @@ def check_node_metadata(nodes: tuple[NodeSnapshot, ...]) -> None:
     FormatError
         Naming the node path and what is wrong.
     """
-    from ._zarr_json import check_zarr_json
-
     _check_tree(nodes)
     for node in nodes:
         check_zarr_json(node.path, node.user_data, node.array)

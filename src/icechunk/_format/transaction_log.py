@@ -22,17 +22,3 @@ class TransactionLog:
     updated_groups: frozenset[bytes] = frozenset()
     # frozensets, or numpy-backed sets (``manifest.CoordSet``) for changes staged in bulk
     updated_chunks: Mapping[bytes, AbstractSet[ChunkCoords]] = field(default_factory=dict)
-
-
-def encode_transaction_log(log: TransactionLog) -> bytes:
-    """Serialize ``log`` as a flatbuffer (no file header); see ``_codec_transaction_log``."""
-    from ._codec_transaction_log import encode_transaction_log as encode
-
-    return encode(log)
-
-
-def decode_transaction_log(buf: bytes) -> TransactionLog:
-    """Parse a transaction log flatbuffer (no file header); raise FormatError if invalid."""
-    from ._codec_transaction_log import decode_transaction_log as decode
-
-    return decode(buf)

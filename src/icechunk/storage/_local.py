@@ -38,12 +38,10 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import ctypes
 import errno
 import os
 import secrets
 import stat
-import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
@@ -63,26 +61,9 @@ from ._backend import (
     validate_key,
     validate_prefix,
 )
+from ._files import acquire_lock, read_and_close, sync_filesystem, unlink_quietly, write_all
 
 _T = TypeVar("_T")
-
-if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
-    import msvcrt
-
-    def _lock_exclusive(fd: int) -> None:
-        while True:
-            try:
-                msvcrt.locking(fd, msvcrt.LK_LOCK, 1)  # gives up after ~10 s
-                return
-            except OSError:
-                continue
-
-else:
-    import fcntl
-
-    def _lock_exclusive(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-
 
 _TMP_PREFIX = RESERVED_SEGMENT_PREFIX + "tmp-"
 _LOCK_PREFIX = RESERVED_SEGMENT_PREFIX + "lock-"
@@ -163,9 +144,9 @@ class LocalFilesystemBackend(StorageBackend):
         fd, info = self._open_for_read(key)
         start, stop = (0, info.st_size) if byte_range is None else byte_range.resolve(info.st_size)
         if stop - start <= _INLINE_IO_LIMIT:
-            return _read_and_close(fd, start, stop, key), info
+            return read_and_close(fd, start, stop, key), info
         # The worker thread owns (and closes) the descriptor, even if this task is cancelled.
-        return await asyncio.to_thread(_read_and_close, fd, start, stop, key), info
+        return await asyncio.to_thread(read_and_close, fd, start, stop, key), info
 
     async def get(self, key: str, byte_range: ByteRange | None = None) -> bytes:
         """Return the object's bytes (or the requested range of them)."""
@@ -205,7 +186,7 @@ class LocalFilesystemBackend(StorageBackend):
         """Make every earlier unflushed write durable before a commit point."""
         if self._fsync and self._unflushed:
             self._unflushed = False
-            _sync_filesystem(self._root)
+            sync_filesystem(self._root)
 
     def _write_temporary(self, key: str, path: str, data: Data, *, durable: bool = True) -> str:
         """Write ``data`` to a new hidden file next to ``path``; return its name."""
@@ -222,7 +203,7 @@ class LocalFilesystemBackend(StorageBackend):
             raise self._wrap("write", key, error) from error
         try:
             try:
-                _write_all(fd, data)
+                write_all(fd, data)
                 now = time.time_ns()
                 os.utime(fd, ns=(now, now))
                 if self._fsync and durable:
@@ -230,7 +211,7 @@ class LocalFilesystemBackend(StorageBackend):
             finally:
                 os.close(fd)
         except BaseException as error:
-            _unlink_quietly(temporary)
+            unlink_quietly(temporary)
             if isinstance(error, OSError):
                 raise self._wrap("write", key, error) from error
             raise
@@ -246,7 +227,7 @@ class LocalFilesystemBackend(StorageBackend):
                 version = _version(os.stat(temporary))
                 os.replace(temporary, path)
         except BaseException as error:
-            _unlink_quietly(temporary)
+            unlink_quietly(temporary)
             if isinstance(error, OSError):
                 raise self._wrap("write", key, error) from error
             raise
@@ -270,7 +251,7 @@ class LocalFilesystemBackend(StorageBackend):
         except OSError as error:
             raise self._wrap("create", key, error) from error
         finally:
-            _unlink_quietly(temporary)
+            unlink_quietly(temporary)
 
     def _create_without_links(self, key: str, temporary: str, path: str) -> None:
         """Create-if-absent on filesystems without hard links: check and rename under the lock."""
@@ -289,7 +270,7 @@ class LocalFilesystemBackend(StorageBackend):
                 except OSError as error:
                     if error.errno not in _MISSING_ERRNOS:
                         raise
-                    _unlink_quietly(self._lock_path(key))  # no key, no lock file (see above)
+                    unlink_quietly(self._lock_path(key))  # no key, no lock file (see above)
                     raise PreconditionFailedError(
                         f"object {key!r} changed: expected version {if_match!r}, "
                         "but it does not exist"
@@ -307,7 +288,7 @@ class LocalFilesystemBackend(StorageBackend):
         except OSError as error:
             raise self._wrap("write", key, error) from error
         finally:
-            _unlink_quietly(temporary)
+            unlink_quietly(temporary)
 
     def _sync_directory(self, path: str) -> None:
         if not self._fsync:
@@ -326,7 +307,7 @@ class LocalFilesystemBackend(StorageBackend):
         lock is released (holders that were waiting on it notice and start over).
         """
         lock_path = self._lock_path(key)
-        fd = _acquire(lock_path, create)
+        fd = acquire_lock(lock_path, create)
         if fd is None:
             yield False
             return
@@ -334,7 +315,7 @@ class LocalFilesystemBackend(StorageBackend):
             yield True
         finally:
             if remove:
-                _unlink_quietly(lock_path)
+                unlink_quietly(lock_path)
             os.close(fd)  # releases the flock
 
     # --- delete and list -----------------------------------------------------------------
@@ -433,33 +414,6 @@ class LocalFilesystemBackend(StorageBackend):
 # --- module helpers --------------------------------------------------------------------------
 
 
-def _sync_filesystem(root: str) -> None:
-    """Flush all dirty data of the filesystem holding ``root`` (``syncfs``, else ``sync``)."""
-    try:
-        fd = os.open(root, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        os.sync()
-        return
-    try:
-        if _LIBC is None or _LIBC.syncfs(fd) != 0:
-            os.sync()
-    finally:
-        os.close(fd)
-
-
-def _load_libc() -> ctypes.CDLL | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc if hasattr(libc, "syncfs") else None
-    except OSError:
-        return None
-
-
-_LIBC = _load_libc()
-
-
 def _version(info: os.stat_result) -> str:
     return f"{info.st_mtime_ns}-{info.st_ino}-{info.st_size}"
 
@@ -481,30 +435,6 @@ def _bump_mtime(temporary: str, path: str, current: os.stat_result | None = None
         os.utime(temporary, ns=(stamp, stamp))
 
 
-def _write_all(fd: int, data: Data) -> None:
-    view = memoryview(data).cast("B")
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
-def _read_and_close(fd: int, start: int, stop: int, key: str) -> bytes:
-    try:
-        chunks: builtins.list[bytes] = []
-        offset = start
-        while offset < stop:
-            chunk = os.pread(fd, stop - offset, offset)
-            if not chunk:
-                break  # truncated underneath us; cannot happen with atomic replaces
-            chunks.append(chunk)
-            offset += len(chunk)
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    except OSError as error:
-        raise StorageError(f"cannot read {key!r}: {error}") from error
-    finally:
-        os.close(fd)
-
-
 def _next_batch(iterator: Iterator[_T], size: int) -> builtins.list[_T]:
     batch: builtins.list[_T] = []
     for item in iterator:
@@ -512,44 +442,3 @@ def _next_batch(iterator: Iterator[_T], size: int) -> builtins.list[_T]:
         if len(batch) >= size:
             break
     return batch
-
-
-def _acquire(lock_path: str, create: bool) -> int | None:
-    """Open and lock the lock file at ``lock_path``; None if it is missing and not ``create``.
-
-    Once locked, the file must still be the one at ``lock_path``: a holder may have deleted it
-    (or replaced it) meanwhile, and locking a deleted file excludes nobody, so start over.
-    """
-    flags = os.O_RDWR | os.O_CLOEXEC | (os.O_CREAT if create else 0)
-    while True:
-        try:
-            fd = os.open(lock_path, flags, 0o666)
-        except FileNotFoundError:
-            if not create:
-                return None
-            os.makedirs(os.path.dirname(lock_path), exist_ok=True)
-            continue
-        try:
-            _lock_exclusive(fd)
-            if _same_file(fd, lock_path):
-                return fd
-        except BaseException:
-            os.close(fd)
-            raise
-        os.close(fd)
-
-
-def _same_file(fd: int, path: str) -> bool:
-    try:
-        on_disk = os.stat(path)
-    except FileNotFoundError:
-        return False
-    held = os.fstat(fd)
-    return (on_disk.st_ino, on_disk.st_dev) == (held.st_ino, held.st_dev)
-
-
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
