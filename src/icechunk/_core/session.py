@@ -27,6 +27,7 @@ from .._change_set import (
     chunk_collisions,
     merge_change_sets,
 )
+from .._config import defaults
 from .._exceptions import (
     ChunkWriteConflictError,
     ForkSessionError,
@@ -63,7 +64,7 @@ from ._nodes import (
 )
 from .diff import DiffData
 
-DEFAULT_INLINE_THRESHOLD = 512
+DEFAULT_INLINE_THRESHOLD = defaults.INLINE_CHUNK_THRESHOLD_BYTES
 _log = logging.getLogger(__name__)
 
 

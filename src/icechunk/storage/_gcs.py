@@ -18,7 +18,6 @@ import builtins
 import json
 import threading
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC
 from typing import Any, TypeVar
 
 import google.auth
@@ -33,6 +32,7 @@ from google.oauth2.credentials import Credentials as TokenCredentials
 
 from .._config import StorageRetriesSettings
 from .._exceptions import ObjectNotFoundError, StorageAuthError, StorageError
+from .._time import as_utc
 from ..credentials import GcsBearerCredential, GcsCredentials, GcsStaticCredentials
 from ._backend import (
     ByteRange,
@@ -49,7 +49,6 @@ from ._readback import (
     StampedBackend,
     precondition_failed,
 )
-from ._specs import aware
 
 _SCOPES = ["https://www.googleapis.com/auth/devstorage.read_write"]
 _LIST_PAGE = 1000
@@ -80,8 +79,8 @@ class _FetchedToken(GoogleCredentials):  # type: ignore[misc]
 
     def _use(self, value: GcsBearerCredential) -> None:
         self.token = value.bearer
-        expires = aware(value.expires_after)
-        self.expiry = None if expires is None else expires.astimezone(UTC).replace(tzinfo=None)
+        expires = value.expires_after
+        self.expiry = None if expires is None else as_utc(expires).replace(tzinfo=None)
 
     def refresh(self, request: Any) -> None:
         try:
