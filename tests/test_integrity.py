@@ -274,7 +274,7 @@ def test_upstream_reads_manifests_with_chunk_checksums(tmp_path: Path) -> None:
 async def test_chunk_checksums_can_be_switched_off() -> None:
     from icechunk._asset_manager import AssetManager, AssetSettings
     from icechunk._exceptions import ChecksumMismatchError
-    from icechunk._format.manifest import NativeChunk, chunk_checksum
+    from icechunk._format._payloads import NativeChunk, chunk_checksum
     from icechunk.storage._memory import MemoryBackend
 
     backend = MemoryBackend()

@@ -29,9 +29,10 @@ from ._exceptions import (
 from ._format._codec_manifest import decode_manifest, encode_manifest
 from ._format._codec_snapshot import decode_snapshot, decode_snapshot_header, encode_snapshot
 from ._format._codec_transaction_log import decode_transaction_log, encode_transaction_log
+from ._format._payloads import chunk_checksum
 from ._format.header import FileType, decode_file, encode_file, file_has_checksum
 from ._format.ids import decode_id, encode_id
-from ._format.manifest import Manifest, NativeChunk, chunk_checksum
+from ._format.manifest import Manifest, NativeChunk
 from ._format.snapshot import (
     Snapshot,
     SnapshotHeader,

@@ -16,10 +16,8 @@ References without the field (written by upstream, or forks that lost it) are no
 
 from __future__ import annotations
 
-import enum
 import itertools
 import operator
-import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -27,56 +25,7 @@ from functools import cached_property
 import numpy as np
 
 from ._coords import ChunkCoords, _KeyIndex, coords_array, intern_strings, uniform_coords
-
-
-class RefKind(enum.IntEnum):
-    INLINE = 0
-    NATIVE = 1
-    VIRTUAL = 2
-
-
-@dataclass(frozen=True, slots=True)
-class InlineChunk:
-    """Chunk bytes stored inside the manifest."""
-
-    data: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class NativeChunk:
-    """A byte range of the object ``chunks/<chunk_id>``.
-
-    ``checksum`` is the :func:`chunk_checksum` of those bytes, when it was recorded.
-    """
-
-    chunk_id: bytes
-    offset: int
-    length: int
-    checksum: int | None = None
-
-
-def chunk_checksum(data: bytes | bytearray | memoryview) -> int:
-    """The checksum recorded for native chunk bytes: their CRC-32 (zlib's, as an unsigned int)."""
-    return zlib.crc32(data) & 0xFFFFFFFF
-
-
-@dataclass(frozen=True, slots=True)
-class VirtualChunk:
-    """A byte range of a file outside the repository.
-
-    ``last_modified`` is seconds since the epoch; ``etag`` and ``last_modified`` are
-    alternative checksums (at most one is set).
-    """
-
-    location: str
-    offset: int
-    length: int
-    etag: str | None = None
-    last_modified: int | None = None
-
-
-ChunkPayload = InlineChunk | NativeChunk | VirtualChunk
-
+from ._payloads import ChunkPayload, InlineChunk, NativeChunk, RefKind, VirtualChunk
 
 _UNSET = np.zeros(0)  # a column left to its default
 
