@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 from types import ModuleType
+from typing import NoReturn
 
 import pytest
 
@@ -18,10 +19,14 @@ def require(module: str) -> ModuleType:
     return pytest.importorskip(module)
 
 
-def require_that(condition: bool, reason: str) -> None:
-    """Fail (in CI) or skip (elsewhere) unless ``condition`` holds."""
-    if condition:
-        return
+def unavailable(reason: str) -> NoReturn:
+    """Fail (in CI) or skip (elsewhere): something the test needs is missing."""
     if IN_CI:
         pytest.fail(f"{reason}, and CI=true forbids skipping")
     pytest.skip(reason)
+
+
+def require_that(condition: bool, reason: str) -> None:
+    """Fail (in CI) or skip (elsewhere) unless ``condition`` holds."""
+    if not condition:
+        unavailable(reason)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -10,15 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _require import require
 
-if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-    import dask  # a missing package must fail in CI, not skip
-    import distributed
-    import xarray as xr
-else:
-    dask = pytest.importorskip("dask")
-    distributed = pytest.importorskip("distributed")
-    xr = pytest.importorskip("xarray")
+dask = require("dask")
+distributed = require("distributed")
+xr = require("xarray")
 
 import dask.array as da
 import zarr

@@ -21,27 +21,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _require import require
 
-if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-    import cfgrib  # noqa: F401 - a missing package must fail in CI, not skip
-    import eccodes
-    import fastparquet  # noqa: F401
-    import h5py  # noqa: F401
-    import kerchunk  # noqa: F401
-    import netCDF4  # noqa: F401
-    import pandas as pd
-    import scipy  # noqa: F401
-    import xarray as xr
-else:
-    xr = pytest.importorskip("xarray")
-    pd = pytest.importorskip("pandas")
-    pytest.importorskip("kerchunk")
-    pytest.importorskip("h5py")
-    pytest.importorskip("netCDF4")
-    pytest.importorskip("scipy")
-    pytest.importorskip("cfgrib")
-    pytest.importorskip("fastparquet")
-    eccodes = pytest.importorskip("eccodes")
+xr = require("xarray")
+pd = require("pandas")
+for _needed in ("kerchunk", "h5py", "netCDF4", "scipy", "cfgrib", "fastparquet"):
+    require(_needed)
+eccodes = require("eccodes")
 
 import numcodecs
 import zarr

