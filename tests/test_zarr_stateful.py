@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 import hypothesis.strategies as st
+import pytest
 from hypothesis import note, settings
 from hypothesis.stateful import precondition, rule, run_state_machine_as_test
 from zarr.testing.stateful import ZarrHierarchyStateMachine

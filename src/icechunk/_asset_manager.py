@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from ._config import defaults
 from ._exceptions import (
     ChecksumMismatchError,
     FormatError,
@@ -179,9 +180,9 @@ def _manifest_too_large(refs: int, capacity: int) -> str:
 class AssetSettings:
     """What the asset manager needs from the repository configuration."""
 
-    compression_level: int = 3
-    snapshot_cache_nodes: int = 500_000  # CachingConfig.num_snapshot_nodes
-    manifest_cache_refs: int = 15_000_000  # CachingConfig.num_chunk_refs
+    compression_level: int = defaults.COMPRESSION_LEVEL
+    snapshot_cache_nodes: int = defaults.NUM_SNAPSHOT_NODES
+    manifest_cache_refs: int = defaults.NUM_CHUNK_REFS
     transaction_cache_size: int = 64
     #: Record the CRC-32 of each new native chunk in its manifest reference (beyond spec v1;
     #: upstream ignores it). Costs a CRC pass over written chunks and about 4-6 bytes per

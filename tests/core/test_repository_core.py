@@ -11,9 +11,9 @@ from _engine import GROUP_JSON, new_repository, with_array
 
 import icechunk
 from icechunk._asset_manager import AssetSettings
+from icechunk._config.defaults import INLINE_CHUNK_THRESHOLD_BYTES
 from icechunk._core.commit import commit
 from icechunk._core.repository import EngineSettings, RepositoryCore
-from icechunk._core.session import DEFAULT_INLINE_THRESHOLD
 from icechunk._core.store import StoreCore
 from icechunk._exceptions import (
     BadSnapshotChainError,
@@ -134,7 +134,7 @@ async def test_rewrite_manifests_commits_new_manifests_with_its_metadata() -> No
 
 def test_engine_settings_follow_the_config_and_default_the_rest() -> None:
     assert EngineSettings.from_config(icechunk.RepositoryConfig()) == EngineSettings(
-        inline_threshold=DEFAULT_INLINE_THRESHOLD, assets=AssetSettings()
+        inline_threshold=INLINE_CHUNK_THRESHOLD_BYTES, assets=AssetSettings()
     )
     config = icechunk.RepositoryConfig(
         inline_chunk_threshold_bytes=7,

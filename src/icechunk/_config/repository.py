@@ -200,6 +200,16 @@ class RepositoryConfig(Record):
         v = self.inline_chunk_threshold_bytes
         return defaults.INLINE_CHUNK_THRESHOLD_BYTES if v is None else v
 
+    def _effective_cache_sizes(self) -> tuple[int, int]:
+        """Snapshot nodes and chunk references to cache (built-in sizes when unset)."""
+        c = self.caching
+        nodes = None if c is None else c.num_snapshot_nodes
+        refs = None if c is None else c.num_chunk_refs
+        return (
+            defaults.NUM_SNAPSHOT_NODES if nodes is None else nodes,
+            defaults.NUM_CHUNK_REFS if refs is None else refs,
+        )
+
     def _effective_compression_level(self) -> int:
         """The zstd level for metadata files (3 when unset)."""
         c = self.compression

@@ -16,7 +16,7 @@ from typing import Any
 
 from .. import _refs
 from .._asset_manager import AssetManager, AssetSettings
-from .._config import RepositoryConfig
+from .._config import RepositoryConfig, defaults
 from .._exceptions import (
     BadSnapshotChainError,
     BranchMovedError,
@@ -41,7 +41,7 @@ from ..storage._backend import PutMode, StorageBackend
 from ._preload import start_preload
 from .commit import commit
 from .diff import DiffData, combine_logs, describe_snapshot
-from .session import DEFAULT_INLINE_THRESHOLD, SessionCore
+from .session import SessionCore
 
 CONFIG_KEY = "config.yaml"
 MAIN_BRANCH = "main"
@@ -53,7 +53,7 @@ INITIAL_COMMIT_MESSAGE = "Repository initialized"
 class EngineSettings:
     """Values the engine reads from the repository configuration."""
 
-    inline_threshold: int = DEFAULT_INLINE_THRESHOLD
+    inline_threshold: int = defaults.INLINE_CHUNK_THRESHOLD_BYTES
     assets: AssetSettings = field(default_factory=AssetSettings)
     splitting: Any = None  # ManifestSplittingConfig, or None: one manifest per array
     preload: Any = None  # ManifestPreloadConfig, or None: upstream's default preload
@@ -61,22 +61,16 @@ class EngineSettings:
     @classmethod
     def from_config(cls, config: RepositoryConfig) -> EngineSettings:
         """The settings of ``config``, built-in defaults where it sets nothing."""
-        threshold = config.inline_chunk_threshold_bytes
-        compression = config.compression
-        level = compression.level if compression is not None else None
-        caching = config.caching
-        nodes = caching.num_snapshot_nodes if caching is not None else None
-        refs = caching.num_chunk_refs if caching is not None else None
-        defaults = AssetSettings()
         manifest = config.manifest
+        nodes, refs = config._effective_cache_sizes()
         return cls(
             splitting=manifest.splitting if manifest is not None else None,
             preload=manifest.preload if manifest is not None else None,
-            inline_threshold=DEFAULT_INLINE_THRESHOLD if threshold is None else int(threshold),
+            inline_threshold=config._effective_inline_chunk_threshold(),
             assets=AssetSettings(
-                compression_level=defaults.compression_level if level is None else int(level),
-                snapshot_cache_nodes=defaults.snapshot_cache_nodes if nodes is None else int(nodes),
-                manifest_cache_refs=defaults.manifest_cache_refs if refs is None else int(refs),
+                compression_level=config._effective_compression_level(),
+                snapshot_cache_nodes=nodes,
+                manifest_cache_refs=refs,
             ),
         )
 

@@ -64,7 +64,6 @@ from ._nodes import (
 )
 from .diff import DiffData
 
-DEFAULT_INLINE_THRESHOLD = defaults.INLINE_CHUNK_THRESHOLD_BYTES
 _log = logging.getLogger(__name__)
 
 
@@ -92,7 +91,7 @@ class SessionCore:
         snapshot_id: bytes,
         branch: str | None,
         read_only: bool,
-        inline_threshold: int = DEFAULT_INLINE_THRESHOLD,
+        inline_threshold: int = defaults.INLINE_CHUNK_THRESHOLD_BYTES,
         change_set: ChangeSet | None = None,
         default_commit_metadata: Mapping[str, Any] | None = None,
         branch_version: str | None = None,
