@@ -208,3 +208,45 @@ def test_sorted_coord_lists_of_every_shape() -> None:
     assert sorted_coord_lists(frozenset({()})) == [[]]  # a 0-d array's one chunk
     assert sorted_coord_lists(frozenset({(2, 1), (0, 5)})) == [[0, 5], [2, 1]]
     assert sorted_coord_lists(CoordSet(np.array([[3], [1]]))) == [[1], [3]]
+
+
+# --- packed coordinates of single writes: computed once, always current -------------------------
+
+
+def test_staged_coords_follow_every_change() -> None:
+    changes = ArrayChunks()
+    changes[(0, 1)] = InlineChunk(b"a")
+    changes[(2, 3)] = InlineChunk(b"b")
+    assert changes.staged_coords(2).tolist() == [[0, 1], [2, 3]]
+    changes[(0, 1)] = InlineChunk(b"c")  # overwrite: same coordinates
+    assert changes.staged_coords(2).tolist() == [[0, 1], [2, 3]]
+    changes[(4, 4)] = None  # a deletion is a change too
+    assert changes.staged_coords(2).tolist() == [[0, 1], [2, 3], [4, 4]]
+    del changes[(2, 3)]
+    assert changes.staged_coords(2).tolist() == [[0, 1], [4, 4]]
+    changes.drop([(0, 1)])
+    assert changes.staged_coords(2).tolist() == [[4, 4]]
+    other = ArrayChunks({(7, 7): InlineChunk(b"z")})
+    changes.merge(other)
+    assert sorted(changes.staged_coords(2).tolist()) == [[4, 4], [7, 7]]
+    changes.set_bulk(_bulk(8, 8))  # bulk refs replace the single writes they cover
+    assert changes.staged == {} and changes.staged_coords(2).shape == (0, 2)
+    assert len(changes) == 64
+
+
+def test_changes_applied_after_packing_are_committed() -> None:
+    """A table built after more writes sees them (the packed keys are not stale)."""
+    changes = ArrayChunks({(0,): InlineChunk(b"a")})
+    changes.staged_coords(1)
+    changes[(5,)] = InlineChunk(b"b")
+    table = changes.copy().apply_to(ChunkRefTable.empty(1))
+    assert [c for c, _ in table.items()] == [(0,), (5,)]
+    assert table.lookup((5,)) == InlineChunk(b"b")
+    assert isinstance(changes.changed(), CoordSet) and set(changes.changed()) == {(0,), (5,)}
+    assert set(changes.inside_grid((3,))) == {(0,)}
+
+
+def test_mixed_ranks_stay_python_sets() -> None:
+    changes = ArrayChunks({(0,): InlineChunk(b"a"), (1, 2): InlineChunk(b"b")})
+    assert changes.changed() == frozenset({(0,), (1, 2)})
+    assert changes.inside_grid((4, 4)) == frozenset({(0,), (1, 2)})

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -275,6 +277,25 @@ def test_diff_repr_lists_ten_chunks_per_array() -> None:
     assert lines[-1] == "        ... 2 more"
     assert len(lines) == 2 + 10 + 1
     assert repr(icechunk.Diff()) == ""
+
+
+def test_status_chunks_are_plain_sorted_lists(repo: icechunk.Repository) -> None:
+    """The chunk indices of a status are made into lists when read; they are a real dict."""
+    session = repo.writable_session("main")
+    arr = zarr.create_array(session.store, name="x", shape=(30, 4), chunks=(1, 1), dtype="i1")
+    for i in range(29, -1, -3):  # written from the last row backwards
+        arr[i, :2] = 1
+    diff = session.status()
+    chunks = diff.updated_chunks
+    expected = [[i, j] for i in range(2, 30, 3) for j in (0, 1)]
+    assert type(chunks) is dict and chunks == {"/x": expected}
+    assert all(type(c) is list and all(type(i) is int for i in c) for c in chunks["/x"])
+    assert json.loads(json.dumps(chunks)) == chunks
+    assert diff.updated_chunks is chunks  # converted once
+    again = pickle.loads(pickle.dumps(diff))
+    assert again == diff and again.updated_chunks == chunks and again.new_arrays == {"/x"}
+    assert diff != icechunk.Diff(new_arrays={"/x"})
+    assert session.status() == diff
 
 
 def test_config_persistence(storage: icechunk.Storage) -> None:

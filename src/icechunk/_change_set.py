@@ -6,7 +6,6 @@ this session live under their path until commit. A chunk payload of ``None`` is 
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +46,9 @@ class ArrayChunks(MutableMapping[ChunkCoords, "ChunkPayload | None"]):
     set in bulk (``set_virtual_refs_arr``) are one columnar table, ``bulk``, so that staging
     millions of them creates no Python object per reference. A later write of either kind
     replaces an earlier one at the same coordinates. As a mapping it shows both.
+
+    The coordinates of the single writes are packed into an array once and kept until the
+    next change (``staged`` is changed only through this class's methods).
     """
 
     def __init__(
@@ -56,6 +58,14 @@ class ArrayChunks(MutableMapping[ChunkCoords, "ChunkPayload | None"]):
     ) -> None:
         self.staged: dict[ChunkCoords, ChunkPayload | None] = dict(staged or {})
         self.bulk = bulk if bulk is not None and len(bulk) else None
+        self._packed: dict[int, np.ndarray] = {}  # ndim -> staged coordinates of that rank
+
+    def staged_coords(self, ndim: int) -> np.ndarray:
+        """The single writes' coordinates of rank ``ndim``, ``(n, ndim)`` int64, in ``staged`` order."""
+        packed = self._packed.get(ndim)
+        if packed is None:
+            packed = self._packed[ndim] = _keys_array(self.staged, ndim)
+        return packed
 
     def find(self, coords: ChunkCoords) -> tuple[bool, ChunkPayload | None]:
         """``(found, payload)``: whether a change is staged at ``coords``, and which."""
@@ -78,10 +88,13 @@ class ArrayChunks(MutableMapping[ChunkCoords, "ChunkPayload | None"]):
         return isinstance(coords, tuple) and self.find(coords)[0]
 
     def __setitem__(self, coords: ChunkCoords, payload: ChunkPayload | None) -> None:
+        if self._packed and coords not in self.staged:
+            self._packed.clear()
         self.staged[coords] = payload
 
     def __delitem__(self, coords: ChunkCoords) -> None:
         found = self.staged.pop(coords, _MISSING) is not _MISSING
+        self._packed.clear()
         if self.bulk is not None and self.bulk.row_of(coords) is not None:
             self._set_bulk(self.bulk.without(np.array([coords], dtype=np.int64)))
             found = True
@@ -92,7 +105,7 @@ class ArrayChunks(MutableMapping[ChunkCoords, "ChunkPayload | None"]):
         """The bulk rows no single write overrides."""
         if self.bulk is None or not self.staged:
             return self.bulk
-        return self.bulk.without(_keys_array(self.staged, self.bulk.ndim))
+        return self.bulk.without(self.staged_coords(self.bulk.ndim))
 
     def __iter__(self) -> Iterator[ChunkCoords]:
         yield from list(self.staged)
@@ -113,7 +126,10 @@ class ArrayChunks(MutableMapping[ChunkCoords, "ChunkPayload | None"]):
         return super().__eq__(other)
 
     def copy(self) -> ArrayChunks:
-        return ArrayChunks(self.staged, self.bulk)
+        copied = ArrayChunks(self.staged, self.bulk)
+        if len(copied.staged) == len(self.staged):  # not changed by another thread meanwhile
+            copied._packed = dict(self._packed)
+        return copied
 
     def _set_bulk(self, table: ChunkRefTable | None) -> None:
         self.bulk = table if table is not None and len(table) else None
@@ -128,6 +144,7 @@ class ArrayChunks(MutableMapping[ChunkCoords, "ChunkPayload | None"]):
             for key, replaced in zip(keys, hit):
                 if replaced:
                     del self.staged[key]
+            self._packed.clear()
         self._set_bulk(table if self.bulk is None else self.bulk.overlaid(table))
 
     def merge(self, other: ArrayChunks) -> None:
@@ -135,55 +152,64 @@ class ArrayChunks(MutableMapping[ChunkCoords, "ChunkPayload | None"]):
         if other.bulk is not None:
             self.set_bulk(other.bulk)
         self.staged.update(other.staged)
+        self._packed.clear()
 
     def drop(self, coords: Iterable[ChunkCoords]) -> None:
         """Forget the changes at ``coords`` (no error where there are none)."""
         keys = list(coords)
         for c in keys:
             self.staged.pop(c, None)
+        self._packed.clear()
         if self.bulk is not None and keys:
             self._set_bulk(self.bulk.without(_keys_array(keys, self.bulk.ndim)))
 
     def apply_to(self, base: ChunkRefTable) -> ChunkRefTable:
         """``base`` with these changes applied (a None payload deletes a reference)."""
         table = base if self.bulk is None else base.overlaid(self.bulk)
-        return table.updated(self.staged)
+        return table.updated(self.staged, self.staged_coords(table.ndim))
 
     def coords_array(self, ndim: int) -> np.ndarray:
         """Every changed coordinate of rank ``ndim``, as an ``(n, ndim)`` int64 array."""
-        staged = _keys_array(self.staged, ndim)
+        staged = self.staged_coords(ndim)
         bulk = self._bulk_only()
         if bulk is None:
             return staged
         return np.concatenate([staged, bulk.coords.astype(np.int64)])
 
     def changed(self) -> frozenset[ChunkCoords] | CoordSet:
-        """Every changed coordinate (a numpy-backed set when references were set in bulk)."""
-        if self.bulk is None:
+        """Every changed coordinate (a numpy-backed set when all have one rank)."""
+        ndim = self._rank()
+        if ndim is None:
             return frozenset(self.staged)
-        return CoordSet(self.coords_array(self.bulk.ndim))
+        return CoordSet(self.coords_array(ndim))
+
+    def _rank(self) -> int | None:
+        """The rank of the changed coordinates (None when there are none, or mixed ranks)."""
+        if self.bulk is not None:
+            return self.bulk.ndim
+        if not self.staged:
+            return None
+        ndim = len(next(iter(self.staged)))
+        return ndim if len(self.staged_coords(ndim)) == len(self.staged) else None
 
     def inside_grid(self, grid: tuple[int, ...]) -> frozenset[ChunkCoords] | CoordSet:
         """The changed coordinates that lie inside a chunk grid of shape ``grid``.
 
         Coordinates of another rank than the grid are compared on their common dimensions.
         """
-        if self.bulk is None:
-            keys = list(self.staged)
-            arr = _keys_array(keys, len(grid))
-            if len(arr) != len(keys):  # mixed ranks
-                return frozenset(c for c in keys if all(i < g for i, g in zip(c, grid)))
-            inside: list[bool] = np.asarray(
-                (arr < np.array(grid, dtype=np.int64)).all(axis=1)
-            ).tolist()
-            return frozenset(itertools.compress(keys, inside))
+        if self.bulk is None and len(self.staged_coords(len(grid))) != len(self.staged):
+            # mixed ranks
+            return frozenset(c for c in self.staged if all(i < g for i, g in zip(c, grid)))
         arr = self.coords_array(len(grid))
-        return CoordSet(arr[(arr < np.array(grid, dtype=np.int64)).all(axis=1)])
+        inside = (arr < np.array(grid, dtype=np.int64)).all(axis=1)
+        return CoordSet(arr if inside.all() else arr[inside])
 
 
 def _keys_array(keys: Iterable[ChunkCoords], ndim: int) -> np.ndarray:
     """The coordinates among ``keys`` of rank ``ndim`` as an ``(n, ndim)`` int64 array."""
     return coords_array(keys, ndim)
+
+
 
 
 @dataclass
@@ -270,7 +296,7 @@ class ChangeSet:
         changes = self.chunks.get(node_id)
         if changes is None:
             changes = self.chunks[node_id] = ArrayChunks()
-        changes.staged[coords] = payload
+        changes[coords] = payload
 
     def get_chunk(self, node_id: bytes, coords: ChunkCoords) -> tuple[bool, ChunkPayload | None]:
         """``(found, payload)``: whether this change set decides the chunk, and its payload."""

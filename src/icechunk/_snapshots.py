@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._exceptions import InvalidCommitMetadataError
+from ._format._coords import sorted_coord_lists
 from ._format.ids import encode_id
 from ._format.snapshot import ManifestFileInfo as _FormatManifestFileInfo
 from ._format.snapshot import Snapshot, SnapshotHeader
@@ -85,17 +88,48 @@ def check_commit_metadata(metadata: Any, where: str = "metadata") -> None:
 _SHOWN_CHUNKS = 10  # chunk indices a Diff's repr lists per array
 
 
-@dataclass(frozen=True)
 class Diff:
-    """The changes between two versions (or a session's uncommitted changes), by node path."""
+    """The changes between two versions (or a session's uncommitted changes), by node path.
 
-    new_groups: set[str] = field(default_factory=set)
-    new_arrays: set[str] = field(default_factory=set)
-    deleted_groups: set[str] = field(default_factory=set)
-    deleted_arrays: set[str] = field(default_factory=set)
-    updated_groups: set[str] = field(default_factory=set)
-    updated_arrays: set[str] = field(default_factory=set)
-    updated_chunks: dict[str, list[list[int]]] = field(default_factory=dict)
+    ``updated_chunks`` maps each array path to its changed chunk indices, sorted; they are
+    made into lists when the attribute is first read (a status of millions of changed chunks
+    costs nothing until then).
+    """
+
+    def __init__(
+        self,
+        new_groups: AbstractSet[str] = frozenset(),
+        new_arrays: AbstractSet[str] = frozenset(),
+        deleted_groups: AbstractSet[str] = frozenset(),
+        deleted_arrays: AbstractSet[str] = frozenset(),
+        updated_groups: AbstractSet[str] = frozenset(),
+        updated_arrays: AbstractSet[str] = frozenset(),
+        updated_chunks: Mapping[str, Iterable[Sequence[int]]] | None = None,
+    ) -> None:
+        self.new_groups: set[str] = set(new_groups)
+        self.new_arrays: set[str] = set(new_arrays)
+        self.deleted_groups: set[str] = set(deleted_groups)
+        self.deleted_arrays: set[str] = set(deleted_arrays)
+        self.updated_groups: set[str] = set(updated_groups)
+        self.updated_arrays: set[str] = set(updated_arrays)
+        self._chunks = dict(updated_chunks or {})
+        self._chunk_lists: dict[str, list[list[int]]] | None = None
+
+    @property
+    def updated_chunks(self) -> dict[str, list[list[int]]]:
+        """Changed chunk indices per array path, in ascending order."""
+        if self._chunk_lists is None:
+            self._chunk_lists = {
+                path: _index_lists(indices) for path, indices in self._chunks.items()
+            }
+        return self._chunk_lists
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Diff):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in _DIFF_FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]
 
     def is_empty(self) -> bool:
         """Whether nothing changed."""
@@ -138,6 +172,26 @@ class Diff:
                 if len(chunks) > _SHOWN_CHUNKS:
                     out.append(f"        ... {len(chunks) - _SHOWN_CHUNKS} more\n")
         return "".join(out)
+
+
+_DIFF_FIELDS = (
+    "new_groups",
+    "new_arrays",
+    "deleted_groups",
+    "deleted_arrays",
+    "updated_groups",
+    "updated_arrays",
+    "updated_chunks",
+)
+
+
+def _index_lists(indices: Iterable[Sequence[int]]) -> list[list[int]]:
+    """Chunk indices as sorted lists of ints (lists given as such are kept)."""
+    if isinstance(indices, list) and all(isinstance(i, list) for i in indices):
+        return indices
+    if isinstance(indices, AbstractSet):
+        return sorted_coord_lists(indices)
+    return sorted(list(i) for i in indices)
 
 
 def _join(index: list[int]) -> str:

@@ -8,7 +8,6 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._format._coords import sorted_coord_lists
 from .._format.ids import encode_id
 from .._format.manifest import ChunkCoords
 from .._format.snapshot import Snapshot
@@ -29,7 +28,7 @@ class DiffData:
     updated_chunks: Mapping[str, AbstractSet[ChunkCoords]] = field(default_factory=dict)
 
     def to_public(self) -> Diff:
-        """The public :class:`~icechunk.Diff` (chunk indices as sorted lists)."""
+        """The public :class:`~icechunk.Diff` (chunk indices sorted when first read)."""
         return Diff(
             new_groups=set(self.new_groups),
             new_arrays=set(self.new_arrays),
@@ -37,9 +36,7 @@ class DiffData:
             deleted_arrays=set(self.deleted_arrays),
             updated_groups=set(self.updated_groups),
             updated_arrays=set(self.updated_arrays),
-            updated_chunks={
-                p: sorted_coord_lists(cs) for p, cs in self.updated_chunks.items()
-            },
+            updated_chunks=self.updated_chunks,
         )
 
 

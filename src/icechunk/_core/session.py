@@ -200,6 +200,8 @@ class SessionCore:
         base = concat_tables(tables)._sorted() if tables else ChunkRefTable.empty(ndim)
         # a copy (one step under the GIL): other threads may be writing chunks meanwhile
         changes = self.change_set.chunks.get(node.node_id)
+        if changes is not None:
+            changes.staged_coords(ndim)  # packed once, kept by the copy
         merged = base if changes is None else changes.copy().apply_to(base)
         grid = np.array(grid_shape(node.array.shape), dtype=np.int64)
         if len(merged) and ndim:

@@ -5,6 +5,7 @@ list an array's references in batches (what VirtualiZarr and large archive index
 from __future__ import annotations
 
 import datetime as _dt
+import operator
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -146,27 +147,28 @@ def set_virtual_refs(
     grid = grid_shape(node.array.shape)
     if not specs:
         return None
-    coords = coords_array([tuple(int(i) for i in spec.index) for spec in specs], len(grid))
+    index, locations, offset, length, etags, modified = _spec_columns(specs)
+    coords = coords_array(index, len(grid))
     bad = len(coords) != len(specs) or bool((coords >= np.array(grid, dtype=np.int64)).any())
     if bad or bool((coords < 0).any()):
         for spec in specs:  # the first index out of the grid names itself in the error
             session._check_coords(node, tuple(int(i) for i in spec.index))
-    table, loc_index = intern_strings([spec.location for spec in specs])
+    table, loc_index = intern_strings(locations)
     allowed = np.ones(len(table) + 1, dtype=bool)
     for i, location in enumerate(table):
         check_location_url(location)
         allowed[i] = not validate_containers or session.virtual.container_for(location) is not None
     keep = allowed[loc_index]
     failed = [tuple(c) for c in coords[~keep].tolist()]
-    checksums = [spec.etag_checksum or spec.last_updated_at_checksum for spec in specs]
-    if any(c is not None for c in checksums):  # per-ref checksums: the general path
-        for spec, c, ok in zip(specs, checksums, keep.tolist()):
+    if any(etags) or modified.count(None) != len(modified):  # per-ref checksums
+        for spec, ok in zip(specs, keep.tolist()):
             if ok:
-                ref = virtual_chunk(spec.location, spec.offset, spec.length, c)
+                checksum = spec.etag_checksum or spec.last_updated_at_checksum
+                ref = virtual_chunk(spec.location, spec.offset, spec.length, checksum)
                 session.change_set.set_chunk(node.node_id, tuple(int(i) for i in spec.index), ref)
         return failed or None
-    offsets = np.fromiter((spec.offset for spec in specs), dtype=np.uint64, count=len(specs))
-    lengths = np.fromiter((spec.length for spec in specs), dtype=np.uint64, count=len(specs))
+    offsets = np.fromiter(offset, dtype=np.uint64, count=len(specs))
+    lengths = np.fromiter(length, dtype=np.uint64, count=len(specs))
     last = _last_rows(coords)  # a later spec for the same chunk wins
     rows = np.flatnonzero(keep & last)
     refs = ChunkRefTable.virtual(
@@ -174,6 +176,16 @@ def set_virtual_refs(
     )
     session.change_set.array_chunks(node.node_id).set_bulk(refs)
     return failed or None
+
+
+def _spec_columns(specs: Sequence[Any]) -> tuple[list[Any], ...]:
+    """Index, location, offset, length, etag and time of every spec, as six columns."""
+    rest = ("location", "offset", "length", "etag_checksum", "last_updated_at_checksum")
+    try:  # VirtualChunkSpec keeps its validated index as a tuple
+        index = list(map(operator.attrgetter("_index"), specs))
+    except AttributeError:
+        index = [tuple(int(i) for i in spec.index) for spec in specs]
+    return (index, *(list(map(operator.attrgetter(name), specs)) for name in rest))
 
 
 def _last_rows(coords: np.ndarray) -> np.ndarray:

@@ -121,45 +121,62 @@ def _node(builder: flatbuffers.Builder, node: NodeSnapshot) -> int:
 
 
 # Group nodes are written as one pre-laid-out block (they are most nodes of large hierarchies):
-# two shared vtables, then per node its table, an empty GroupNodeData table, the path string
-# and the user_data vector, each child after its parent so that every uoffset points forward.
+# two shared vtables, the node tables (each followed by its empty GroupNodeData table), then
+# the path strings, then each distinct user_data vector once (groups' metadata often repeat),
+# so that every uoffset points forward.
 #   node table: soffset | id@4 (8 B) | path@12 | user_data@16 | node_data@20 | data_type@24
 _GROUP_VTABLES = struct.pack("<7H", 14, 28, 4, 12, 16, 24, 20) + b"\0\0" + struct.pack("<2H", 4, 4)
 _EMPTY_VTABLE_POS = 16
-_GROUP_NODE = struct.Struct("<i8sIIIB3xi")  # node table (28 B) + empty GroupNodeData (4 B)
+_GROUP_NODE = np.dtype(  # node table (28 B) + empty GroupNodeData (4 B)
+    [
+        ("soffset", "<i4"),
+        ("id", "V8"),
+        ("path", "<u4"),
+        ("user_data", "<u4"),
+        ("node_data", "<u4"),
+        ("data_type", "u1"),
+        ("pad", "V3"),
+        ("empty_soffset", "<i4"),
+    ]
+)
 
 
-def _pad4(n: int) -> int:
-    return -n % 4
-
-
-def _groups_block(nodes: list[NodeSnapshot]) -> tuple[bytes, list[int]]:
+def _groups_block(nodes: list[NodeSnapshot]) -> tuple[bytes, np.ndarray]:
     """The block holding ``nodes`` (groups) and the position of each node table in it."""
-    parts = [_GROUP_VTABLES]
-    positions = []
-    pos = len(_GROUP_VTABLES)
-    for node in nodes:
-        path = node.path.encode("utf-8")
-        user_data = bytes(node.user_data)
-        path_pos = pos + _GROUP_NODE.size
-        path_span = 4 + len(path) + 1 + _pad4(len(path) + 1)
-        data_pos = path_pos + path_span
-        parts.append(
-            _GROUP_NODE.pack(
-                pos,  # soffset: the node vtable is at position 0
-                bytes(node.node_id),
-                path_pos - (pos + 12),
-                data_pos - (pos + 16),
-                28 - 20,  # the GroupNodeData table follows the node table
-                NODE_DATA_GROUP,
-                pos + 28 - _EMPTY_VTABLE_POS,
-            )
-        )
-        parts.append(struct.pack("<I", len(path)) + path + b"\0" * (1 + _pad4(len(path) + 1)))
-        parts.append(struct.pack("<I", len(user_data)) + user_data + b"\0" * _pad4(len(user_data)))
-        positions.append(pos)
-        pos = data_pos + 4 + len(user_data) + _pad4(len(user_data))
-    return b"".join(parts), positions
+    n = len(nodes)
+    pos = len(_GROUP_VTABLES) + _GROUP_NODE.itemsize * np.arange(n, dtype=np.int64)
+    paths = [node.path.encode("utf-8") for node in nodes]
+    tables_end = len(_GROUP_VTABLES) + n * _GROUP_NODE.itemsize
+    strings, path_pos = _byte_vectors(paths, tables_end, nul=True)
+    datas = [bytes(node.user_data) for node in nodes]
+    distinct = {d: i for i, d in enumerate(dict.fromkeys(datas))}
+    vectors, data_pos = _byte_vectors(list(distinct), tables_end + len(strings))
+    data_of = data_pos[np.fromiter(map(distinct.__getitem__, datas), dtype=np.int64, count=n)]
+
+    tables = np.zeros(n, dtype=_GROUP_NODE)
+    tables["soffset"] = pos  # the node vtable is at position 0
+    tables["id"] = np.frombuffer(b"".join([bytes(node.node_id) for node in nodes]), dtype="V8")
+    tables["path"] = path_pos - (pos + 12)
+    tables["user_data"] = data_of - (pos + 16)
+    tables["node_data"] = 28 - 20  # the GroupNodeData table follows the node table
+    tables["data_type"] = NODE_DATA_GROUP
+    tables["empty_soffset"] = pos + 28 - _EMPTY_VTABLE_POS
+    return b"".join((_GROUP_VTABLES, tables.tobytes(), strings, vectors)), pos
+
+
+def _byte_vectors(items: list[bytes], at: int, nul: bool = False) -> tuple[bytes, np.ndarray]:
+    """``items`` laid out as flatbuffers byte vectors (strings, with ``nul``) from block
+    position ``at`` (a multiple of 4): their bytes, and the position of each vector."""
+    lengths = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
+    spans = 4 + lengths + nul + (-(lengths + nul) % 4)
+    starts = np.cumsum(spans) - spans
+    out = np.zeros(int(spans.sum()), dtype=np.uint8)
+    out.view("<u4")[starts // 4] = lengths
+    flat = np.frombuffer(b"".join(items), dtype=np.uint8)
+    if len(flat):
+        begins = np.cumsum(lengths) - lengths
+        out[np.repeat(starts + 4 - begins, lengths) + np.arange(len(flat))] = flat
+    return out.tobytes(), at + starts
 
 
 def _nodes_vector(builder: flatbuffers.Builder, nodes: list[NodeSnapshot]) -> int:
@@ -172,7 +189,7 @@ def _nodes_vector(builder: flatbuffers.Builder, nodes: list[NodeSnapshot]) -> in
     if groups:
         block, positions = _groups_block([nodes[i] for i in groups])
         start = w.prepend_block(builder, block, 4)
-        targets[groups] = start - np.asarray(positions, dtype=np.int64)
+        targets[groups] = start - positions
     return w.uoffsets_vector(builder, targets)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import itertools
 import struct
 from collections.abc import Callable, Iterable
@@ -179,8 +178,23 @@ def _read_updated(t: Table, gather: Callable[[], Gather]) -> tuple[bytes, frozen
     return node_id, _read_coords(gather(), vec)
 
 
+class _LazyGather:
+    """A :class:`Gather` over ``data``, made on the first call."""
+
+    __slots__ = ("_data", "_gather")
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._gather: Gather | None = None
+
+    def __call__(self) -> Gather:
+        if self._gather is None:
+            self._gather = Gather(self._data)
+        return self._gather
+
+
 def _read_log(t: Table) -> TransactionLog:
-    g = functools.cache(lambda: Gather(t.buf.data))  # only for long vectors
+    g = _LazyGather(t.buf.data)  # only for long vectors
     lists = {
         name: frozenset(required(t.structs(slot, ID8_SIZE), f"TransactionLog.{name}"))
         for slot, name in enumerate(_ID_LISTS, start=1)

@@ -17,10 +17,11 @@ ChunkCoords = tuple[int, ...]
 
 def intern_strings(values: Sequence[str | None]) -> tuple[tuple[str, ...], np.ndarray]:
     """The distinct strings of ``values`` and, per value, its index among them (-1: None)."""
-    codes: dict[str | None, int] = {None: -1}
-    index = [codes.setdefault(v, len(codes) - 1) for v in values]
-    del codes[None]
-    return tuple(c for c in codes if c is not None), np.array(index, dtype=np.int32)
+    distinct = tuple(v for v in dict.fromkeys(values) if v is not None)
+    codes: dict[str | None, int] = {v: i for i, v in enumerate(distinct)}
+    codes[None] = -1
+    index = np.fromiter(map(codes.__getitem__, values), dtype=np.int32, count=len(values))
+    return distinct, index
 
 
 def uniform_coords(keys: list[ChunkCoords]) -> np.ndarray | None:

@@ -8,6 +8,7 @@ value).
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -67,16 +68,22 @@ class Buffer:
         return self.data[pos]
 
     def u16(self, pos: int) -> int:
-        self.check(pos, 2)
-        return int(_U16.unpack_from(self.data, pos)[0])
+        if pos < 0 or pos + 2 > self.size:
+            self.check(pos, 2)
+        value: int = _U16.unpack_from(self.data, pos)[0]
+        return value
 
     def u32(self, pos: int) -> int:
-        self.check(pos, 4)
-        return int(_U32.unpack_from(self.data, pos)[0])
+        if pos < 0 or pos + 4 > self.size:
+            self.check(pos, 4)
+        value: int = _U32.unpack_from(self.data, pos)[0]
+        return value
 
     def i32(self, pos: int) -> int:
-        self.check(pos, 4)
-        return int(_I32.unpack_from(self.data, pos)[0])
+        if pos < 0 or pos + 4 > self.size:
+            self.check(pos, 4)
+        value: int = _I32.unpack_from(self.data, pos)[0]
+        return value
 
     def u64(self, pos: int) -> int:
         self.check(pos, 8)
@@ -104,23 +111,24 @@ class Buffer:
 class Table:
     """A table at ``pos``: field lookup through its vtable."""
 
-    __slots__ = ("_vt", "_vt_size", "buf", "pos")
+    __slots__ = ("_offsets", "buf", "pos")
 
     def __init__(self, buf: Buffer, pos: int) -> None:
         self.buf = buf
         self.pos = pos
-        self._vt = pos - buf.i32(pos)
-        self._vt_size = buf.u16(self._vt)
-        if self._vt_size < 4 or self._vt_size % 2:
-            raise FormatError(f"invalid vtable size {self._vt_size}")
-        buf.check(self._vt, self._vt_size)
+        vt = pos - buf.i32(pos)
+        vt_size = buf.u16(vt)
+        if vt_size < 4 or vt_size % 2:
+            raise FormatError(f"invalid vtable size {vt_size}")
+        buf.check(vt, vt_size)
+        self._offsets: tuple[int, ...] = _u16_vector(vt_size // 2 - 2).unpack_from(buf.data, vt + 4)
 
     def field(self, slot: int) -> int:
         """Position of field ``slot``, or 0 when absent."""
-        entry = 4 + 2 * slot
-        if entry >= self._vt_size:
+        offsets = self._offsets
+        if slot >= len(offsets):
             return 0
-        off = self.buf.u16(self._vt + entry)
+        off = offsets[slot]
         return self.pos + off if off else 0
 
     def u8(self, slot: int, default: int = 0) -> int:
@@ -147,7 +155,18 @@ class Table:
     def vector(self, slot: int, elem_size: int) -> tuple[int, int] | None:
         """``(first element position, length)`` of a vector field, or None when absent."""
         p = self.field(slot)
-        return self.buf.vector(self.buf.deref(p), elem_size) if p else None
+        if not p:
+            return None
+        buf = self.buf
+        if p + 4 > buf.size:
+            buf.check(p, 4)
+        vec = p + _U32.unpack_from(buf.data, p)[0]
+        if vec + 4 > buf.size:
+            buf.check(vec, 4)
+        n: int = _U32.unpack_from(buf.data, vec)[0]
+        if vec + 4 + n * elem_size > buf.size:
+            buf.check(vec + 4, n * elem_size)
+        return vec + 4, n
 
     def blob(self, slot: int) -> bytes | None:
         vec = self.vector(slot, 1)
@@ -176,7 +195,15 @@ class Table:
             return None
         start, n = vec
         data = self.buf.data
-        return [bytes(data[start + size * i : start + size * (i + 1)]) for i in range(n)]
+        if type(data) is not bytes:
+            data = bytes(data)
+        return [data[i : i + size] for i in range(start, start + size * n, size)]
+
+
+@functools.cache
+def _u16_vector(n: int) -> struct.Struct:
+    """The layout of a vtable's ``n`` field offsets."""
+    return struct.Struct(f"<{n}H")
 
 
 def required(value: T | None, name: str) -> T:

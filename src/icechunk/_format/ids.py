@@ -7,6 +7,7 @@ Snapshot, manifest and chunk ids are 12 bytes (20 characters); node ids are 8 by
 from __future__ import annotations
 
 import base64
+import functools
 import os
 
 from .._exceptions import InvalidObjectIdError
@@ -25,6 +26,11 @@ INITIAL_SNAPSHOT_ID_STR = "1CECHNKREP0F1RSTCMT0"
 
 def encode_id(raw: bytes) -> str:
     """Encode id bytes as Crockford base32 without padding."""
+    return _encode_bytes(raw if type(raw) is bytes else bytes(raw))
+
+
+@functools.lru_cache(maxsize=8192)  # the same ids are named again and again (keys, messages)
+def _encode_bytes(raw: bytes) -> str:
     return base64.b32encode(raw).decode("ascii").rstrip("=").translate(_TO_CROCKFORD)
 
 

@@ -282,21 +282,29 @@ class ChunkRefTable:
         for row, c in enumerate(self.coords.tolist()):
             yield tuple(c), self.payload(row)
 
-    def updated(self, changes: Mapping[ChunkCoords, ChunkPayload | None]) -> ChunkRefTable:
-        """A new table with ``changes`` applied (a ``None`` payload deletes the ref)."""
+    def updated(
+        self,
+        changes: Mapping[ChunkCoords, ChunkPayload | None],
+        packed: np.ndarray | None = None,
+    ) -> ChunkRefTable:
+        """A new table with ``changes`` applied (a ``None`` payload deletes the ref).
+
+        ``packed``, when given, is the keys of ``changes`` of this table's rank, as from
+        :func:`coords_array`.
+        """
         if not changes:
             return self
         keys = list(changes)
-        query = coords_array(keys, self.ndim)
+        query = coords_array(keys, self.ndim) if packed is None else packed
         replaced = self._rows_matching(query)
         values = list(changes.values())
         present = list(map(operator.is_not, values, itertools.repeat(None)))
-        packed: np.ndarray | None = query if len(query) == len(keys) else None
+        added_packed = query if len(query) == len(keys) else None
         if not all(present):
             keys = list(itertools.compress(keys, present))
             values = list(itertools.compress(values, present))
-            packed = None
-        added = ChunkRefTable.from_lists(self.ndim, keys, values, packed)  # type: ignore[arg-type]
+            added_packed = None
+        added = ChunkRefTable.from_lists(self.ndim, keys, values, added_packed)  # type: ignore[arg-type]
         return concat_tables([self._take(np.flatnonzero(~replaced)), added])._sorted()
 
     def overlaid(self, other: ChunkRefTable) -> ChunkRefTable:
@@ -400,12 +408,12 @@ class _Columns:
         )
 
     def fill_inline(self, rows: np.ndarray, payloads: list[ChunkPayload]) -> None:
-        data = [p.data for p in _select(payloads, rows)]  # type: ignore[union-attr]
+        data = list(map(_DATA, _select(payloads, rows)))
         if data:
             lens = np.fromiter(map(len, data), dtype=np.int64, count=len(data))
             self.empty.lengths[rows] = lens
             self.empty.starts[rows] = np.cumsum(lens) - lens
-            self.inline_data = b"".join(map(bytes, data))
+            self.inline_data = b"".join(data)
 
     def fill_native(self, rows: np.ndarray, payloads: list[ChunkPayload]) -> None:
         refs: list[NativeChunk] = _select(payloads, rows)  # type: ignore[assignment]
@@ -432,6 +440,9 @@ class _Columns:
         t.modified[rows] = np.fromiter(
             (p.last_modified or 0 for p in refs), dtype=np.uint32, count=m
         )
+
+
+_DATA = operator.attrgetter("data")
 
 
 def _fits_u32(coords: np.ndarray) -> bool:
