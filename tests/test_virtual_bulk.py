@@ -164,3 +164,75 @@ def test_sentinels_authorize_containers_that_need_no_credentials(tmp_path: Path)
     wrong = icechunk.Repository.open(repo.storage, authorize_virtual_chunk_access={prefix: HttpAccess})
     with pytest.raises(VirtualChunkError, match="LocalFileSystemAccess"):
         zarr.open_array(wrong.readonly_session("main").store, path="v", mode="r")[:]
+
+
+# --- set_virtual_refs with many VirtualChunkSpec objects (read as columns) ------------------------
+
+
+def _spec_values(repo: icechunk.Repository, values: np.ndarray) -> np.ndarray:
+    return zarr.open_array(repo.readonly_session("main").store, path="v", mode="r")[:]
+
+
+def test_many_specs_later_spec_wins_and_reads_back(tmp_path: Path) -> None:
+    path, values = _source(tmp_path / "src")
+    prefix = f"file://{path.parent}/"
+    repo = _repo(tmp_path, prefix)
+    session = repo.writable_session("main")
+    _array(session)
+    url = prefix + path.name
+    specs = [
+        icechunk.VirtualChunkSpec([i, j], url, 8 + (i * GRID[1] + j) * NBYTES, NBYTES)
+        for i in range(GRID[0])
+        for j in range(GRID[1])
+    ]
+    specs.append(icechunk.VirtualChunkSpec([0, 0], url, 8 + 19 * NBYTES, NBYTES))  # wins
+    assert session.store.set_virtual_refs("v", specs) is None
+    session.commit("specs")
+    expected = values.copy()
+    expected[0:2, 0:3] = values[6:8, 12:15]
+    np.testing.assert_array_equal(_spec_values(repo, values), expected)
+
+
+def test_specs_of_another_rank_or_duck_typed_are_checked(tmp_path: Path) -> None:
+    path, values = _source(tmp_path / "src")
+    prefix = f"file://{path.parent}/"
+    repo = _repo(tmp_path, prefix)
+    session = repo.writable_session("main")
+    _array(session)
+    url = prefix + path.name
+    good = [icechunk.VirtualChunkSpec([0, j], url, 8 + j * NBYTES, NBYTES) for j in range(5)]
+    for odd in ([1], [1, 2, 3], []):
+        specs = good + [icechunk.VirtualChunkSpec(odd, url, 8, NBYTES)] + good
+        with pytest.raises(InvalidKeyError, match="dimensions|rank|index|coordinates"):
+            session.store.set_virtual_refs("v", specs)
+    assert session.status().updated_chunks == {}  # nothing staged from the refused calls
+
+    class Spec:  # any object with the fields works (no packed form to read)
+        def __init__(self, index: list[int], offset: int) -> None:
+            self.index, self.location, self.offset, self.length = index, url, offset, NBYTES
+            self.etag_checksum = self.last_updated_at_checksum = None
+
+    ducks = [Spec([1, j], 8 + (GRID[1] + j) * NBYTES) for j in range(GRID[1])]
+    assert session.store.set_virtual_refs("v", ducks) is None
+    session.commit("ducks")
+    got = _spec_values(repo, values)
+    np.testing.assert_array_equal(got[2:4], values[2:4])
+    assert np.isnan(got[:2]).all() and np.isnan(got[4:]).all()
+
+
+def test_one_spec_with_a_checksum_keeps_it(tmp_path: Path) -> None:
+    path, _ = _source(tmp_path / "src")
+    prefix = f"file://{path.parent}/"
+    repo = _repo(tmp_path, prefix)
+    session = repo.writable_session("main")
+    _array(session)
+    url = prefix + path.name
+    past = dt.datetime(2001, 1, 1, tzinfo=dt.UTC)  # the file changed since: reads must fail
+    specs = [icechunk.VirtualChunkSpec([0, j], url, 8 + j * NBYTES, NBYTES) for j in range(4)]
+    specs.append(icechunk.VirtualChunkSpec([0, 4], url, 8, NBYTES, last_updated_at_checksum=past))
+    session.store.set_virtual_refs("v", specs)
+    session.commit("checksum")
+    arr = zarr.open_array(repo.readonly_session("main").store, path="v", mode="r")
+    assert not np.isnan(arr[0:2, 0:12]).any()
+    with pytest.raises(VirtualChunkError):
+        arr[0:2, 12:15]

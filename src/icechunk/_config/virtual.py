@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import re
+import struct
+import sys
 from collections.abc import Sequence
 from typing import Any, cast
 from urllib.parse import urlsplit
+
+import numpy as np
 
 from .._exceptions import ConfigError
 from .._records import (
@@ -146,7 +151,7 @@ class VirtualChunkSpec(Variant):
         idx = tuple(cast(int, uint(32, optional=False)("index", i)) for i in index)
         self._init(
             _index=idx,
-            location=req_str("location", location),
+            location=sys.intern(req_str("location", location)),  # many specs name one file
             offset=uint(64, optional=False)("offset", offset),
             length=uint(64, optional=False)("length", length),
             etag_checksum=opt_str("etag_checksum", etag_checksum),
@@ -154,6 +159,9 @@ class VirtualChunkSpec(Variant):
                 "last_updated_at_checksum", last_updated_at_checksum
             ),
         )
+        has_checksum = etag_checksum is not None or last_updated_at_checksum is not None
+        packed = _spec_layout(len(idx)).pack(offset, length, has_checksum, len(idx), *idx)
+        object.__setattr__(self, "_packed", packed)  # not a field: to read many specs at once
 
     @property
     def index(self) -> list[int]:
@@ -169,3 +177,24 @@ class VirtualChunkSpec(Variant):
             f"offset={self.offset}, length={self.length}, etag_checksum={self.etag_checksum!r}, "
             f"last_updated_at_checksum={self.last_updated_at_checksum!r})"
         )
+
+
+@functools.cache
+def _spec_layout(ndim: int) -> struct.Struct:
+    return struct.Struct(f"<QQ?B2x{ndim}I")
+
+
+@functools.cache
+def spec_record_dtype(ndim: int) -> np.dtype[Any]:
+    """The numpy layout of ``VirtualChunkSpec._packed`` for an index of ``ndim`` values: the
+    spec's offset, length, whether it has a checksum, its rank, and its index."""
+    return np.dtype(
+        [
+            ("offset", "<u8"),
+            ("length", "<u8"),
+            ("has_checksum", "?"),
+            ("ndim", "u1"),
+            ("pad", "V2"),
+            ("index", "<u4", (ndim,)),
+        ]
+    )

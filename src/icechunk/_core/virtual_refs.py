@@ -12,7 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from .._config.virtual import spec_record_dtype
 from .._exceptions import InvalidKeyError
+from .._format._coords import last_occurrences
 from .._format.ids import encode_id
 from .._format.manifest import (
     ChunkCoords,
@@ -147,55 +149,83 @@ def set_virtual_refs(
     grid = grid_shape(node.array.shape)
     if not specs:
         return None
-    index, locations, offset, length, etags, modified = _spec_columns(specs)
-    coords = coords_array(index, len(grid))
+    columns = _SpecColumns.of(specs, len(grid))
+    coords = columns.coords
     bad = len(coords) != len(specs) or bool((coords >= np.array(grid, dtype=np.int64)).any())
     if bad or bool((coords < 0).any()):
         for spec in specs:  # the first index out of the grid names itself in the error
             session._check_coords(node, tuple(int(i) for i in spec.index))
-    table, loc_index = intern_strings(locations)
+    table, loc_index = intern_strings(columns.locations)
     allowed = np.ones(len(table) + 1, dtype=bool)
     for i, location in enumerate(table):
         check_location_url(location)
         allowed[i] = not validate_containers or session.virtual.container_for(location) is not None
     keep = allowed[loc_index]
     failed = [tuple(c) for c in coords[~keep].tolist()]
-    if any(etags) or modified.count(None) != len(modified):  # per-ref checksums
+    if columns.any_checksum:  # per-ref checksums: one reference at a time
         for spec, ok in zip(specs, keep.tolist()):
             if ok:
                 checksum = spec.etag_checksum or spec.last_updated_at_checksum
                 ref = virtual_chunk(spec.location, spec.offset, spec.length, checksum)
                 session.change_set.set_chunk(node.node_id, tuple(int(i) for i in spec.index), ref)
         return failed or None
-    offsets = np.fromiter(offset, dtype=np.uint64, count=len(specs))
-    lengths = np.fromiter(length, dtype=np.uint64, count=len(specs))
-    last = _last_rows(coords)  # a later spec for the same chunk wins
-    rows = np.flatnonzero(keep & last)
+    rows = np.flatnonzero(keep & last_occurrences(coords))  # a later spec for the same chunk wins
     refs = ChunkRefTable.virtual(
-        coords[rows], table, loc_index[rows], offsets[rows], lengths[rows]
+        coords[rows], table, loc_index[rows], columns.offsets[rows], columns.lengths[rows]
     )
     session.change_set.array_chunks(node.node_id).set_bulk(refs)
     return failed or None
 
 
-def _spec_columns(specs: Sequence[Any]) -> tuple[list[Any], ...]:
-    """Index, location, offset, length, etag and time of every spec, as six columns."""
-    rest = ("location", "offset", "length", "etag_checksum", "last_updated_at_checksum")
-    try:  # VirtualChunkSpec keeps its validated index as a tuple
-        index = list(map(operator.attrgetter("_index"), specs))
-    except AttributeError:
-        index = [tuple(int(i) for i in spec.index) for spec in specs]
-    return (index, *(list(map(operator.attrgetter(name), specs)) for name in rest))
+@dataclass(frozen=True)
+class _SpecColumns:
+    """The fields of many ``VirtualChunkSpec`` objects, as columns."""
+
+    coords: np.ndarray  # (n, ndim) int64; fewer rows when some index has another rank
+    locations: list[str]
+    offsets: np.ndarray  # (n,) uint64
+    lengths: np.ndarray  # (n,) uint64
+    any_checksum: bool
+
+    @classmethod
+    def of(cls, specs: Sequence[Any], ndim: int) -> _SpecColumns:
+        locations = list(map(_LOCATION, specs))
+        try:  # VirtualChunkSpec keeps its numbers packed (``_packed``): read them at once
+            packed = list(map(_PACKED, specs))
+        except AttributeError:
+            return cls._of_objects(specs, locations, ndim)
+        layout = spec_record_dtype(ndim)
+        joined = b"".join(packed)
+        records = np.frombuffer(joined[: len(joined) // layout.itemsize * layout.itemsize], layout)
+        # while every rank is ndim, records stay aligned: the first spec of another rank is
+        # read where it starts, so its rank field tells
+        if len(records) != len(specs) or len(joined) % layout.itemsize or (
+            not (records["ndim"] == ndim).all()
+        ):
+            return cls._of_objects(specs, locations, ndim)
+        return cls(
+            coords=records["index"].astype(np.int64).reshape(len(specs), ndim),
+            locations=locations,
+            offsets=records["offset"],
+            lengths=records["length"],
+            any_checksum=bool(records["has_checksum"].any()),
+        )
+
+    @classmethod
+    def _of_objects(cls, specs: Sequence[Any], locations: list[str], ndim: int) -> _SpecColumns:
+        n = len(specs)
+        checksums = (s.etag_checksum or s.last_updated_at_checksum for s in specs)
+        return cls(
+            coords=coords_array([tuple(int(i) for i in s.index) for s in specs], ndim),
+            locations=locations,
+            offsets=np.fromiter((s.offset for s in specs), dtype=np.uint64, count=n),
+            lengths=np.fromiter((s.length for s in specs), dtype=np.uint64, count=n),
+            any_checksum=any(c is not None for c in checksums),
+        )
 
 
-def _last_rows(coords: np.ndarray) -> np.ndarray:
-    """Mask of the rows that are the last occurrence of their coordinates."""
-    if len(coords) < 2:
-        return np.ones(len(coords), dtype=bool)
-    _, first_of_reversed = np.unique(coords[::-1], axis=0, return_index=True)
-    mask = np.zeros(len(coords), dtype=bool)
-    mask[len(coords) - 1 - first_of_reversed] = True
-    return mask
+_LOCATION = operator.attrgetter("location")
+_PACKED = operator.attrgetter("_packed")
 
 
 def virtual_chunk(

@@ -18,10 +18,11 @@ ChunkCoords = tuple[int, ...]
 def intern_strings(values: Sequence[str | None]) -> tuple[tuple[str, ...], np.ndarray]:
     """The distinct strings of ``values`` and, per value, its index among them (-1: None)."""
     distinct = tuple(v for v in dict.fromkeys(values) if v is not None)
-    codes: dict[str | None, int] = {v: i for i, v in enumerate(distinct)}
-    codes[None] = -1
-    index = np.fromiter(map(codes.__getitem__, values), dtype=np.int32, count=len(values))
-    return distinct, index
+    code_of: dict[str | None, int] = {v: i for i, v in enumerate(distinct)}
+    code_of[None] = -1
+    return distinct, np.fromiter(map(code_of.__getitem__, values), dtype=np.int32, count=len(values))
+
+
 
 
 def uniform_coords(keys: list[ChunkCoords]) -> np.ndarray | None:
@@ -156,3 +157,22 @@ class _KeyIndex:
         hit = inside & (self.keys[pos] == keys)
         rows = pos if self.order is None else self.order[pos]
         return np.where(hit, rows, -1)
+
+
+def last_occurrences(coords: np.ndarray) -> np.ndarray:
+    """Mask of the rows that are the last occurrence of their coordinates."""
+    n = len(coords)
+    index = _KeyIndex.build(coords) if n > 1 else None
+    if index is None:
+        if n < 2:
+            return np.ones(n, dtype=bool)
+        _, first_of_reversed = np.unique(coords[::-1], axis=0, return_index=True)
+        mask = np.zeros(n, dtype=bool)
+        mask[n - 1 - first_of_reversed] = True
+        return mask
+    last_of_run = np.append(index.keys[1:] != index.keys[:-1], True)
+    if last_of_run.all():  # no coordinates repeat
+        return np.ones(n, dtype=bool)
+    mask = np.zeros(n, dtype=bool)
+    mask[last_of_run if index.order is None else index.order[last_of_run]] = True  # stable sort
+    return mask
