@@ -64,8 +64,8 @@ def _represent_tagged(dumper: yaml.SafeDumper, data: Tagged) -> yaml.Node:
 _Dumper.add_representer(Tagged, _represent_tagged)
 
 
-class _Loader(yaml.SafeLoader):
-    pass
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """SafeLoader (libyaml's when PyYAML has it) that keeps ``!Tag`` nodes as :class:`Tagged`."""
 
 
 def _construct_tagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Tagged:

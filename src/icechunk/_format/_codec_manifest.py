@@ -121,9 +121,13 @@ def _copy_spans(
         last = max(last, first + 1)
         part = slice(first, last)
         n = lens[part]
-        count = int(n.sum())
-        within = np.arange(count, dtype=np.int64) - np.repeat(np.cumsum(n) - n, n)
-        dst[np.repeat(dst_pos[part], n) + within] = src[np.repeat(src_pos[part], n) + within]
+        if n[0] == n.min() == n.max():  # spans of one length (fixed-size inline chunks)
+            width = np.arange(int(n[0]), dtype=np.int64)
+            dst[dst_pos[part][:, None] + width] = src[src_pos[part][:, None] + width]
+        else:
+            count = int(n.sum())
+            within = np.arange(count, dtype=np.int64) - np.repeat(np.cumsum(n) - n, n)
+            dst[np.repeat(dst_pos[part], n) + within] = src[np.repeat(src_pos[part], n) + within]
         first = last
 
 

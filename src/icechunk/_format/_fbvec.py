@@ -67,21 +67,53 @@ class Gather:
 
 
 class TableFields:
-    """Positions of the first ``num_slots`` fields of the tables at ``tpos`` (-1 where absent)."""
+    """Positions of the first ``num_slots`` fields of the tables at ``tpos`` (-1 where absent).
+
+    Tables of one kind usually share a handful of vtables; each distinct vtable is read once.
+    """
 
     def __init__(self, g: Gather, tpos: np.ndarray, num_slots: int) -> None:
         vt = tpos - g.i32(tpos)
-        vt_size = g.uint(vt, 2)
-        if len(vt) and (vt_size.min() < 4 or (vt_size % 2).any()):
+        shared = _distinct(vt)
+        tables, inverse = shared if shared is not None else (vt, None)
+        vt_size = g.uint(tables, 2)
+        if len(tables) and (vt_size.min() < 4 or (vt_size % 2).any()):
             raise FormatError("invalid vtable size")
         self.pos: list[np.ndarray] = []
         for slot in range(num_slots):
             entry = 4 + 2 * slot
             has = vt_size > entry
-            voff = np.zeros(len(tpos), dtype=np.int64)
+            voff = np.zeros(len(tables), dtype=np.int64)
             if has.any():
-                voff[has] = g.uint(vt[has] + entry, 2)
-            self.pos.append(np.where(voff != 0, tpos + voff, -1))
+                voff[has] = g.uint(tables[has] + entry, 2)
+            self.pos.append(_field_positions(tpos, voff, inverse))
 
     def present(self, slot: int) -> np.ndarray:
         return self.pos[slot] >= 0
+
+
+def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The distinct ``values`` and each value's index among them, when they span a range
+    small enough for a lookup table (else None)."""
+    if not len(values):
+        return None
+    lo, hi = int(values.min()), int(values.max())
+    if hi - lo > 4 * len(values) + 1024:
+        return None
+    seen = np.zeros(hi - lo + 1, dtype=bool)
+    seen[values - lo] = True
+    distinct = np.flatnonzero(seen)
+    lookup = np.zeros(hi - lo + 1, dtype=np.int32)
+    lookup[distinct] = np.arange(len(distinct), dtype=np.int32)
+    return distinct + lo, lookup[values - lo]
+
+
+def _field_positions(tpos: np.ndarray, voff: np.ndarray, inverse: np.ndarray | None) -> np.ndarray:
+    """Each table's field position from its vtable's field offset (``voff[inverse]``)."""
+    if not voff.any():
+        return np.full(len(tpos), -1, dtype=np.int64)
+    if inverse is not None:
+        if len(voff) == 1:
+            return tpos + int(voff[0])
+        voff = voff[inverse]
+    return np.where(voff != 0, tpos + voff, -1)
