@@ -250,3 +250,30 @@ def test_mixed_ranks_stay_python_sets() -> None:
     changes = ArrayChunks({(0,): InlineChunk(b"a"), (1, 2): InlineChunk(b"b")})
     assert changes.changed() == frozenset({(0,), (1, 2)})
     assert changes.inside_grid((4, 4)) == frozenset({(0,), (1, 2)})
+
+
+def test_key_log_survives_removals_and_odd_keys() -> None:
+    changes = ArrayChunks()
+    for i in range(5):
+        changes[(i, i)] = InlineChunk(b"x")
+    del changes[(2, 2)]
+    changes[(2, 2)] = InlineChunk(b"y")  # back, now last in order
+    changes[(9, 9)] = None
+    assert changes.staged_coords(2).tolist() == [[0, 0], [1, 1], [3, 3], [4, 4], [2, 2], [9, 9]]
+    assert changes.staged_coords(2).tolist() == [list(k) for k in changes.staged]
+    changes[(7,)] = InlineChunk(b"w")  # another rank: the log gives way to the dict
+    changes[(5, 5)] = InlineChunk(b"v")
+    assert changes.staged_coords(1).tolist() == [[7]]
+    assert changes.staged_coords(2).tolist()[-2:] == [[9, 9], [5, 5]]
+
+
+def test_inline_chunks_are_their_bytes() -> None:
+    import pickle
+
+    chunk = InlineChunk(memoryview(b"abc"))
+    assert chunk == InlineChunk(b"abc") and chunk != InlineChunk(b"abd")
+    assert type(chunk.data) is bytes and chunk.data == b"abc" and len(chunk) == 3
+    assert repr(chunk) == "InlineChunk(b'abc')"
+    again = pickle.loads(pickle.dumps(chunk))
+    assert type(again) is InlineChunk and again == chunk
+    assert chunk != NativeChunk(b"i" * 12, 0, 3) and chunk != VirtualChunk("s3://b/k", 0, 3)

@@ -6,6 +6,7 @@ this session live under their path until commit. A chunk payload of ``None`` is 
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,8 +48,10 @@ class ArrayChunks(MutableMapping[ChunkCoords, "ChunkPayload | None"]):
     millions of them creates no Python object per reference. A later write of either kind
     replaces an earlier one at the same coordinates. As a mapping it shows both.
 
-    The coordinates of the single writes are packed into an array once and kept until the
-    next change (``staged`` is changed only through this class's methods).
+    The coordinates of new single writes are also appended to a flat integer log as they come,
+    so that a commit of millions of chunk writes packs them without visiting every key again;
+    a removal drops the log, which is rebuilt when next needed (``staged`` is changed only
+    through this class's methods).
     """
 
     def __init__(
@@ -59,13 +62,43 @@ class ArrayChunks(MutableMapping[ChunkCoords, "ChunkPayload | None"]):
         self.staged: dict[ChunkCoords, ChunkPayload | None] = dict(staged or {})
         self.bulk = bulk if bulk is not None and len(bulk) else None
         self._packed: dict[int, np.ndarray] = {}  # ndim -> staged coordinates of that rank
+        # the staged coordinates flattened, in ``staged`` order, while all have rank _log_rank
+        self._log: array[int] | None = None if self.staged else array("q")
+        self._log_rank: int | None = None
 
     def staged_coords(self, ndim: int) -> np.ndarray:
         """The single writes' coordinates of rank ``ndim``, ``(n, ndim)`` int64, in ``staged`` order."""
         packed = self._packed.get(ndim)
         if packed is None:
-            packed = self._packed[ndim] = _keys_array(self.staged, ndim)
+            packed = self._packed[ndim] = self._pack(ndim)
         return packed
+
+    def _pack(self, ndim: int) -> np.ndarray:
+        n, log = len(self.staged), self._log
+        if n and ndim and log is not None and self._log_rank == ndim and len(log) == n * ndim:
+            return np.frombuffer(log, dtype=np.int64).reshape(n, ndim).copy()
+        packed = _keys_array(self.staged, ndim)
+        if ndim and len(packed) == n:  # every key has this rank: log from here on
+            self._log, self._log_rank = array("q", packed.tobytes()), ndim
+        return packed
+
+    def _log_new_key(self, coords: ChunkCoords) -> None:
+        self._packed.clear()
+        log = self._log
+        if log is None:
+            return
+        if self._log_rank is None:
+            self._log_rank = len(coords)
+        try:
+            if len(coords) != self._log_rank:
+                raise TypeError("mixed ranks")
+            log.extend(coords)
+        except (TypeError, OverflowError):
+            self._log = None
+
+    def _keys_removed(self) -> None:
+        self._packed.clear()
+        self._log = None
 
     def find(self, coords: ChunkCoords) -> tuple[bool, ChunkPayload | None]:
         """``(found, payload)``: whether a change is staged at ``coords``, and which."""
@@ -88,13 +121,15 @@ class ArrayChunks(MutableMapping[ChunkCoords, "ChunkPayload | None"]):
         return isinstance(coords, tuple) and self.find(coords)[0]
 
     def __setitem__(self, coords: ChunkCoords, payload: ChunkPayload | None) -> None:
-        if self._packed and coords not in self.staged:
-            self._packed.clear()
-        self.staged[coords] = payload
+        staged = self.staged
+        before = len(staged)
+        staged[coords] = payload
+        if len(staged) != before:
+            self._log_new_key(coords)
 
     def __delitem__(self, coords: ChunkCoords) -> None:
         found = self.staged.pop(coords, _MISSING) is not _MISSING
-        self._packed.clear()
+        self._keys_removed()
         if self.bulk is not None and self.bulk.row_of(coords) is not None:
             self._set_bulk(self.bulk.without(np.array([coords], dtype=np.int64)))
             found = True
@@ -144,7 +179,7 @@ class ArrayChunks(MutableMapping[ChunkCoords, "ChunkPayload | None"]):
             for key, replaced in zip(keys, hit):
                 if replaced:
                     del self.staged[key]
-            self._packed.clear()
+            self._keys_removed()
         self._set_bulk(table if self.bulk is None else self.bulk.overlaid(table))
 
     def merge(self, other: ArrayChunks) -> None:
@@ -152,14 +187,14 @@ class ArrayChunks(MutableMapping[ChunkCoords, "ChunkPayload | None"]):
         if other.bulk is not None:
             self.set_bulk(other.bulk)
         self.staged.update(other.staged)
-        self._packed.clear()
+        self._keys_removed()
 
     def drop(self, coords: Iterable[ChunkCoords]) -> None:
         """Forget the changes at ``coords`` (no error where there are none)."""
         keys = list(coords)
         for c in keys:
             self.staged.pop(c, None)
-        self._packed.clear()
+        self._keys_removed()
         if self.bulk is not None and keys:
             self._set_bulk(self.bulk.without(_keys_array(keys, self.bulk.ndim)))
 

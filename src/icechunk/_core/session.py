@@ -331,7 +331,7 @@ class SessionCore:
         self._require_writable()
         self._check_coords(node, coords)
         if len(data) <= self.inline_threshold:
-            payload: ChunkPayload = InlineChunk(bytes(data))
+            payload: ChunkPayload = InlineChunk(data)
         else:
             chunk_id = new_id12()
             checksum = await self.assets.write_chunk(chunk_id, data)

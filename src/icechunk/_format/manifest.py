@@ -164,11 +164,12 @@ class ChunkRefTable:
         keys: list[ChunkCoords],
         payloads: list[ChunkPayload],
         packed: np.ndarray | None = None,
+        types: set[type] | None = None,
     ) -> ChunkRefTable:
         """Build a table from coordinates and their payloads (any order, unique coords).
 
-        ``packed``, when given, is ``keys`` already as an ``(n, ndim)`` integer array.
-        Columns are filled per kind of reference, one comprehension per column.
+        ``packed``, when given, is ``keys`` already as an ``(n, ndim)`` integer array, and
+        ``types`` the set of the payloads' types. Columns are filled per kind of reference.
         """
         n = len(keys)
         coords = np.zeros((n, ndim), dtype=np.uint32)
@@ -177,8 +178,11 @@ class ChunkRefTable:
             if packed is None or packed.shape[1] != ndim or not _fits_u32(packed):
                 packed = np.array(keys, dtype=np.uint32).reshape(n, ndim)
             coords[:] = packed
-        kinds = map(_KIND_OF.get, map(type, payloads), itertools.repeat(RefKind.VIRTUAL))
-        kind = np.fromiter(kinds, dtype=np.uint8, count=n)
+        if types is not None and len(types) == 1:  # one kind: no pass over the payloads
+            kind = np.full(n, _KIND_OF.get(next(iter(types)), RefKind.VIRTUAL), dtype=np.uint8)
+        else:
+            kinds = map(_KIND_OF.get, map(type, payloads), itertools.repeat(RefKind.VIRTUAL))
+            kind = np.fromiter(kinds, dtype=np.uint8, count=n)
         columns = _Columns(coords, kind)
         columns.fill_inline(np.flatnonzero(kind == RefKind.INLINE), payloads)
         columns.fill_native(np.flatnonzero(kind == RefKind.NATIVE), payloads)
@@ -256,7 +260,8 @@ class ChunkRefTable:
         """The reference in ``row`` as a payload object."""
         kind = int(self.kind[row])  # a Python int: numpy scalars compare slowly with enums
         if kind == RefKind.INLINE:
-            return InlineChunk(self.inline_bytes(row))
+            start = int(self.starts[row])
+            return InlineChunk(memoryview(self.inline_data)[start : start + int(self.lengths[row])])
         if kind == RefKind.NATIVE:
             checksum = int(self.checksums[row])
             return NativeChunk(
@@ -298,13 +303,15 @@ class ChunkRefTable:
         query = coords_array(keys, self.ndim) if packed is None else packed
         replaced = self._rows_matching(query)
         values = list(changes.values())
-        present = list(map(operator.is_not, values, itertools.repeat(None)))
+        types = set(map(type, values))
         added_packed = query if len(query) == len(keys) else None
-        if not all(present):
+        if type(None) in types:  # deletions
+            present = list(map(operator.is_not, values, itertools.repeat(None)))
             keys = list(itertools.compress(keys, present))
             values = list(itertools.compress(values, present))
             added_packed = None
-        added = ChunkRefTable.from_lists(self.ndim, keys, values, added_packed)  # type: ignore[arg-type]
+            types.discard(type(None))
+        added = ChunkRefTable.from_lists(self.ndim, keys, values, added_packed, types)  # type: ignore[arg-type]
         return concat_tables([self._take(np.flatnonzero(~replaced)), added])._sorted()
 
     def overlaid(self, other: ChunkRefTable) -> ChunkRefTable:
@@ -408,7 +415,7 @@ class _Columns:
         )
 
     def fill_inline(self, rows: np.ndarray, payloads: list[ChunkPayload]) -> None:
-        data = list(map(_DATA, _select(payloads, rows)))
+        data: list[InlineChunk] = _select(payloads, rows)  # type: ignore[assignment]
         if data:
             lens = np.fromiter(map(len, data), dtype=np.int64, count=len(data))
             self.empty.lengths[rows] = lens
@@ -440,9 +447,6 @@ class _Columns:
         t.modified[rows] = np.fromiter(
             (p.last_modified or 0 for p in refs), dtype=np.uint32, count=m
         )
-
-
-_DATA = operator.attrgetter("data")
 
 
 def _fits_u32(coords: np.ndarray) -> bool:
