@@ -106,7 +106,7 @@ class _LruCache(Generic[K, V]):
         weigh: Callable[[V], int] = _one,
         too_large: Callable[[int, int], str] | None = None,
     ):
-        self._capacity = max(0, capacity)
+        self.capacity = max(0, capacity)
         self._weigh = weigh
         self._too_large = too_large  # warning text for an item outweighing the capacity
         self._weight = 0
@@ -146,18 +146,37 @@ class _LruCache(Generic[K, V]):
 
     def put(self, key: K, value: V) -> None:
         weight = self._weigh(value)
-        if weight > self._capacity and self._too_large is not None:
-            _log.warning(self._too_large(weight, self._capacity))
+        if weight > self.capacity and self._too_large is not None:
+            _log.warning(self._too_large(weight, self.capacity))
             self._too_large = None  # once per cache
-        if self._capacity == 0:
+        if self.capacity == 0:
             return
         self.discard(key)
         weight = max(1, weight)
         self._items[key] = (value, weight)
         self._weight += weight
-        while self._weight > self._capacity and len(self._items) > 1:
+        while self._weight > self.capacity and len(self._items) > 1:
             _, (_, evicted) = self._items.popitem(last=False)
             self._weight -= evicted
+
+
+def _changes_in(log: TransactionLog) -> int:
+    """How many changes a transaction log records (its weight in the cache)."""
+    ids = (
+        log.new_groups,
+        log.new_arrays,
+        log.deleted_groups,
+        log.deleted_arrays,
+        log.updated_arrays,
+        log.updated_groups,
+    )
+    return sum(map(len, ids)) + sum(map(len, log.updated_chunks.values()))
+
+
+def _range_key(byte_range: ByteRange | None) -> tuple[int, int | None, bool]:
+    if byte_range is None:
+        return (0, None, False)
+    return (byte_range.start, byte_range.end, byte_range.is_suffix)
 
 
 def _snapshot_too_large(nodes: int, capacity: int) -> str:
@@ -183,7 +202,8 @@ class AssetSettings:
     compression_level: int = defaults.COMPRESSION_LEVEL
     snapshot_cache_nodes: int = defaults.NUM_SNAPSHOT_NODES
     manifest_cache_refs: int = defaults.NUM_CHUNK_REFS
-    transaction_cache_size: int = 64
+    transaction_cache_changes: int = defaults.NUM_TRANSACTION_CHANGES  # 0: none cached
+    chunk_cache_bytes: int = defaults.NUM_BYTES_CHUNKS  # 0: chunk bytes are not cached
     #: Record the CRC-32 of each new native chunk in its manifest reference (beyond spec v1;
     #: upstream ignores it). Costs a CRC pass over written chunks and about 4-6 bytes per
     #: reference in the compressed manifest; reads verify it whenever it is present.
@@ -206,7 +226,10 @@ class AssetManager:
             self.settings.manifest_cache_refs, lambda m: m.num_chunk_refs, _manifest_too_large
         )
         self._tx_logs: _LruCache[bytes, TransactionLog] = _LruCache(
-            self.settings.transaction_cache_size
+            self.settings.transaction_cache_changes, _changes_in
+        )
+        self._chunks: _LruCache[tuple[bytes, int, int | None, bool], bytes] = _LruCache(
+            self.settings.chunk_cache_bytes, len
         )
 
     # --- snapshots ---------------------------------------------------------------------------
@@ -352,6 +375,14 @@ class AssetManager:
         ObjectTruncatedError
             The chunk object ends before the range does.
         """
+        if self._chunks.capacity:
+            cache_key = (chunk_id, *_range_key(byte_range))
+            return await self._chunks.get_or_fetch(
+                cache_key, lambda: self._read_chunk(chunk_id, byte_range)
+            )
+        return await self._read_chunk(chunk_id, byte_range)
+
+    async def _read_chunk(self, chunk_id: bytes, byte_range: ByteRange | None) -> bytes:
         name = encode_id(chunk_id)
         key = CHUNKS + name
         try:

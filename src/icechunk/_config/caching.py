@@ -17,11 +17,14 @@ class CachingConfig(Record):
     num_chunk_refs
         Chunk references to cache (default 15,000,000).
     num_transaction_changes
-        Transaction log changes to cache (default 0).
+        Transaction log changes to cache (default 0: logs are read again by every ``diff``
+        and rebase). Each log weighs the number of nodes and chunks it records.
     num_bytes_attributes
-        Bytes of attributes to cache (default 0).
+        Bytes of attributes to cache (default 0). Spec version 1 keeps attributes inside
+        the snapshot, which is cached by ``num_snapshot_nodes``; accepted for compatibility.
     num_bytes_chunks
-        Bytes of chunks to cache (default 0).
+        Bytes of native chunk data to cache (default 0: chunks are read from storage every
+        time), keyed by chunk object and byte range.
     """
 
     num_snapshot_nodes: int | None = setting(

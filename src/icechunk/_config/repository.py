@@ -200,14 +200,17 @@ class RepositoryConfig(Record):
         v = self.inline_chunk_threshold_bytes
         return defaults.INLINE_CHUNK_THRESHOLD_BYTES if v is None else v
 
-    def _effective_cache_sizes(self) -> tuple[int, int]:
-        """Snapshot nodes and chunk references to cache (built-in sizes when unset)."""
-        c = self.caching
-        nodes = None if c is None else c.num_snapshot_nodes
-        refs = None if c is None else c.num_chunk_refs
+    def _effective_cache_sizes(self) -> tuple[int, int, int, int]:
+        """Snapshot nodes, chunk references, transaction log changes and chunk bytes to cache
+        (built-in sizes when unset)."""
+        c = self.caching if self.caching is not None else CachingConfig()
         return (
-            defaults.NUM_SNAPSHOT_NODES if nodes is None else nodes,
-            defaults.NUM_CHUNK_REFS if refs is None else refs,
+            c.num_snapshot_nodes if c.num_snapshot_nodes is not None else defaults.NUM_SNAPSHOT_NODES,
+            c.num_chunk_refs if c.num_chunk_refs is not None else defaults.NUM_CHUNK_REFS,
+            c.num_transaction_changes
+            if c.num_transaction_changes is not None
+            else defaults.NUM_TRANSACTION_CHANGES,
+            c.num_bytes_chunks if c.num_bytes_chunks is not None else defaults.NUM_BYTES_CHUNKS,
         )
 
     def _effective_compression_level(self) -> int:

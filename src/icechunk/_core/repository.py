@@ -62,7 +62,7 @@ class EngineSettings:
     def from_config(cls, config: RepositoryConfig) -> EngineSettings:
         """The settings of ``config``, built-in defaults where it sets nothing."""
         manifest = config.manifest
-        nodes, refs = config._effective_cache_sizes()
+        nodes, refs, changes, chunk_bytes = config._effective_cache_sizes()
         return cls(
             splitting=manifest.splitting if manifest is not None else None,
             preload=manifest.preload if manifest is not None else None,
@@ -71,6 +71,8 @@ class EngineSettings:
                 compression_level=config._effective_compression_level(),
                 snapshot_cache_nodes=nodes,
                 manifest_cache_refs=refs,
+                transaction_cache_changes=changes,
+                chunk_cache_bytes=chunk_bytes,
             ),
         )
 
