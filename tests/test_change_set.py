@@ -12,11 +12,10 @@ import pytest
 from icechunk._change_set import (
     ArrayChunks,
     ChangeSet,
-    change_set_from_bytes,
-    change_set_to_bytes,
     chunk_collisions,
     merge_change_sets,
 )
+from icechunk._change_set_bytes import change_set_from_bytes, change_set_to_bytes
 from icechunk._format._codec_transaction_log import decode_transaction_log, encode_transaction_log
 from icechunk._format._coords import CoordSet
 from icechunk._format.manifest import (

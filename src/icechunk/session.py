@@ -7,7 +7,7 @@ import warnings
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from ._change_set import change_set_from_bytes, change_set_to_bytes
+from ._change_set_bytes import change_set_from_bytes, change_set_to_bytes
 from ._core import commit as _commit
 from ._core.rebase import rebase_session
 from ._core.session import SessionCore
