@@ -193,12 +193,23 @@ class _LazyGather:
         return self._gather
 
 
+_NO_IDS: frozenset[bytes] = frozenset()
+
+
+def _id_set(t: Table, slot: int, name: str) -> frozenset[bytes]:
+    """The node ids of one id list (most lists of a log are empty: shared, no new object)."""
+    start, n = required(t.vector(slot, ID8_SIZE), f"TransactionLog.{name}")
+    if not n:
+        return _NO_IDS
+    data = t.buf.data
+    return frozenset(
+        bytes(data[i : i + ID8_SIZE]) for i in range(start, start + ID8_SIZE * n, ID8_SIZE)
+    )
+
+
 def _read_log(t: Table) -> TransactionLog:
     g = _LazyGather(t.buf.data)  # only for long vectors
-    lists = {
-        name: frozenset(required(t.structs(slot, ID8_SIZE), f"TransactionLog.{name}"))
-        for slot, name in enumerate(_ID_LISTS, start=1)
-    }
+    lists = {name: _id_set(t, slot, name) for slot, name in enumerate(_ID_LISTS, start=1)}
     updated = required(t.tables(_TX_UPDATED_CHUNKS), "TransactionLog.updated_chunks")
     return TransactionLog(
         snapshot_id=required(t.struct(_TX_ID, ID12_SIZE), "TransactionLog.id"),
