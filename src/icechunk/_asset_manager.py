@@ -337,19 +337,23 @@ class AssetManager:
     # --- transaction logs --------------------------------------------------------------------
 
     async def fetch_transaction_log(self, snapshot_id: bytes) -> TransactionLog:
-        async def load() -> TransactionLog:
-            name = encode_id(snapshot_id)
-            try:
-                raw = await self.backend.get(TRANSACTIONS + name)
-            except ObjectNotFoundError:
-                raise StorageError(
-                    f"transaction log of snapshot {name} is missing from the repository"
-                ) from None
-            return _decode(
-                raw, FileType.TRANSACTION_LOG, decode_transaction_log, f"transaction log {name}"
-            )
+        if not self._tx_logs.capacity:  # nothing is cached (upstream's default)
+            return await self._load_transaction_log(snapshot_id)
+        return await self._tx_logs.get_or_fetch(
+            snapshot_id, lambda: self._load_transaction_log(snapshot_id)
+        )
 
-        return await self._tx_logs.get_or_fetch(snapshot_id, load)
+    async def _load_transaction_log(self, snapshot_id: bytes) -> TransactionLog:
+        name = encode_id(snapshot_id)
+        try:
+            raw = await self.backend.get(TRANSACTIONS + name)
+        except ObjectNotFoundError:
+            raise StorageError(
+                f"transaction log of snapshot {name} is missing from the repository"
+            ) from None
+        return _decode(
+            raw, FileType.TRANSACTION_LOG, decode_transaction_log, f"transaction log {name}"
+        )
 
     async def write_transaction_log(self, log: TransactionLog) -> None:
         data = encode_file(

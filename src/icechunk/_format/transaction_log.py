@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 ChunkCoords = tuple[int, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TransactionLog:
     """The changes of the commit ``snapshot_id``; every set holds 8-byte node ids."""
 
