@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any
 
 import numpy as np
@@ -276,3 +277,48 @@ def test_inline_chunks_are_their_bytes() -> None:
     again = pickle.loads(pickle.dumps(chunk))
     assert type(again) is InlineChunk and again == chunk
     assert chunk != NativeChunk(b"i" * 12, 0, 3) and chunk != VirtualChunk("s3://b/k", 0, 3)
+
+
+def test_threads_writing_while_coordinates_are_packed_stay_aligned() -> None:
+    """Keys and packed coordinates stay in the same order with writers on many threads."""
+    import threading
+
+    changes = ArrayChunks()
+    stop = threading.Event()
+    errors: list[Exception] = []
+
+    def write(start: int) -> None:
+        try:
+            for i in range(start, start + 3_000):
+                changes[(i, i % 7)] = InlineChunk(i.to_bytes(4, "little"))
+        except (AssertionError, BufferError, RuntimeError, ValueError) as e:  # reported below
+            errors.append(e)
+
+    def pack() -> None:
+        try:
+            while not stop.is_set():
+                packed = changes.staged_coords(2)
+                keys = list(changes.staged)[: len(packed)]
+                assert [tuple(k) for k in packed.tolist()] == keys
+        except (AssertionError, BufferError, RuntimeError, ValueError) as e:  # reported below
+            errors.append(e)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often, so that a missing lock shows
+    try:
+        packer = threading.Thread(target=pack)
+        packer.start()
+        writers = [threading.Thread(target=write, args=(k * 100_000,)) for k in range(4)]
+        for t in writers:
+            t.start()
+        for t in writers:
+            t.join()
+        stop.set()
+        packer.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors
+    table = changes.copy().apply_to(ChunkRefTable.empty(2))
+    assert len(table) == 12_000
+    for i in (5, 100_003, 302_999):
+        assert table.lookup((i, i % 7)) == InlineChunk(i.to_bytes(4, "little"))

@@ -6,6 +6,7 @@ this session live under their path until commit. A chunk payload of ``None`` is 
 
 from __future__ import annotations
 
+import threading
 from array import array
 from collections.abc import Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
@@ -61,18 +62,23 @@ class ArrayChunks(MutableMapping[ChunkCoords, "ChunkPayload | None"]):
         # the staged coordinates flattened, in ``staged`` order, while all have rank _log_rank
         self._log: array[int] | None = None if self.staged else array("q")
         self._log_rank: int | None = None
+        # keeps ``staged``, the log and ``_packed`` in step when threads write at once
+        self._lock = threading.Lock()
 
     def staged_coords(self, ndim: int) -> np.ndarray:
         """The single writes' coordinates of rank ``ndim``, ``(n, ndim)`` int64, in ``staged`` order."""
-        packed = self._packed.get(ndim)
-        if packed is None:
-            packed = self._packed[ndim] = self._pack(ndim)
-        return packed
+        with self._lock:
+            packed = self._packed.get(ndim)
+            if packed is None:
+                packed = self._packed[ndim] = self._pack(ndim)
+            return packed
 
     def _pack(self, ndim: int) -> np.ndarray:
-        n, log = len(self.staged), self._log
-        if n and ndim and log is not None and self._log_rank == ndim and len(log) == n * ndim:
-            return np.frombuffer(log, dtype=np.int64).reshape(n, ndim).copy()
+        log = self._log
+        n = len(self.staged)
+        if ndim and log is not None and self._log_rank == ndim and len(log) == n * ndim:
+            # a copy, not a view: a view of the log would stop its appends
+            return np.frombuffer(log.tobytes(), dtype=np.int64).reshape(n, ndim).copy()
         packed = _keys_array(self.staged, ndim)
         if ndim and len(packed) == n:  # every key has this rank: log from here on
             self._log, self._log_rank = array("q", packed.tobytes()), ndim
@@ -118,14 +124,16 @@ class ArrayChunks(MutableMapping[ChunkCoords, "ChunkPayload | None"]):
 
     def __setitem__(self, coords: ChunkCoords, payload: ChunkPayload | None) -> None:
         staged = self.staged
-        before = len(staged)
-        staged[coords] = payload
-        if len(staged) != before:
-            self._log_new_key(coords)
+        with self._lock:
+            before = len(staged)
+            staged[coords] = payload
+            if len(staged) != before:
+                self._log_new_key(coords)
 
     def __delitem__(self, coords: ChunkCoords) -> None:
-        found = self.staged.pop(coords, _MISSING) is not _MISSING
-        self._keys_removed()
+        with self._lock:
+            found = self.staged.pop(coords, _MISSING) is not _MISSING
+            self._keys_removed()
         if self.bulk is not None and self.bulk.row_of(coords) is not None:
             self._set_bulk(self.bulk.without(np.array([coords], dtype=np.int64)))
             found = True
@@ -157,8 +165,8 @@ class ArrayChunks(MutableMapping[ChunkCoords, "ChunkPayload | None"]):
         return super().__eq__(other)
 
     def copy(self) -> ArrayChunks:
-        copied = ArrayChunks(self.staged, self.bulk)
-        if len(copied.staged) == len(self.staged):  # not changed by another thread meanwhile
+        with self._lock:
+            copied = ArrayChunks(self.staged, self.bulk)
             copied._packed = dict(self._packed)
         return copied
 
@@ -170,27 +178,30 @@ class ArrayChunks(MutableMapping[ChunkCoords, "ChunkPayload | None"]):
         if not len(table):
             return
         if self.staged:
-            keys = [k for k in self.staged if len(k) == table.ndim]
-            hit: list[bool] = table.contains(_keys_array(keys, table.ndim)).tolist()
-            for key, replaced in zip(keys, hit):
-                if replaced:
-                    del self.staged[key]
-            self._keys_removed()
+            with self._lock:
+                keys = [k for k in self.staged if len(k) == table.ndim]
+                hit: list[bool] = table.contains(_keys_array(keys, table.ndim)).tolist()
+                for key, replaced in zip(keys, hit):
+                    if replaced:
+                        del self.staged[key]
+                self._keys_removed()
         self._set_bulk(table if self.bulk is None else self.bulk.overlaid(table))
 
     def merge(self, other: ArrayChunks) -> None:
         """Fold ``other``'s changes in; they win where both changed a chunk."""
         if other.bulk is not None:
             self.set_bulk(other.bulk)
-        self.staged.update(other.staged)
-        self._keys_removed()
+        with self._lock:
+            self.staged.update(other.staged)
+            self._keys_removed()
 
     def drop(self, coords: Iterable[ChunkCoords]) -> None:
         """Forget the changes at ``coords`` (no error where there are none)."""
         keys = list(coords)
-        for c in keys:
-            self.staged.pop(c, None)
-        self._keys_removed()
+        with self._lock:
+            for c in keys:
+                self.staged.pop(c, None)
+            self._keys_removed()
         if self.bulk is not None and keys:
             self._set_bulk(self.bulk.without(_keys_array(keys, self.bulk.ndim)))
 
