@@ -16,13 +16,29 @@ ChunkCoords = tuple[int, ...]
 
 
 def intern_strings(values: Sequence[str | None]) -> tuple[tuple[str, ...], np.ndarray]:
-    """The distinct strings of ``values`` and, per value, its index among them (-1: None)."""
+    """The distinct strings of ``values`` and, per value, its index among them (-1: None).
+
+    Neighbours that are the same object (chunks of one file, with interned locations) are
+    looked up once per run.
+    """
+    n = len(values)
+    if n >= _RUNS_FROM:
+        ids = np.fromiter(map(id, values), dtype=np.uint64, count=n)
+        heads = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
+        if len(heads) * 4 <= n:
+            distinct, codes = _intern(list(map(values.__getitem__, heads.tolist())))
+            return distinct, np.repeat(codes, np.diff(np.append(heads, n)))
+    return _intern(values)
+
+
+_RUNS_FROM = 1024  # values from which intern_strings looks for runs of one object
+
+
+def _intern(values: Sequence[str | None]) -> tuple[tuple[str, ...], np.ndarray]:
     distinct = tuple(v for v in dict.fromkeys(values) if v is not None)
     code_of: dict[str | None, int] = {v: i for i, v in enumerate(distinct)}
     code_of[None] = -1
     return distinct, np.fromiter(map(code_of.__getitem__, values), dtype=np.int32, count=len(values))
-
-
 
 
 def uniform_coords(keys: list[ChunkCoords]) -> np.ndarray | None:
