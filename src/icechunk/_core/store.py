@@ -293,7 +293,8 @@ class StoreCore:
     ) -> list[ChunkCoords] | None:
         """Stage many virtual references of one array; the indices skipped, or None."""
         node = await self.session.array_node(array_path)
-        return virtual_refs.set_virtual_refs(self.session, node, list(chunks), validate_containers)
+        specs = chunks if isinstance(chunks, list | tuple) else list(chunks)
+        return virtual_refs.set_virtual_refs(self.session, node, specs, validate_containers)
 
     async def set_virtual_refs_arr(
         self,
