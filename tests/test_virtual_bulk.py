@@ -169,17 +169,25 @@ def test_sentinels_authorize_containers_that_need_no_credentials(tmp_path: Path)
 # --- set_virtual_refs with many VirtualChunkSpec objects (read as columns) ------------------------
 
 
-def _spec_values(repo: icechunk.Repository, values: np.ndarray) -> np.ndarray:
+def _spec_values(repo: icechunk.Repository) -> np.ndarray:
     return zarr.open_array(repo.readonly_session("main").store, path="v", mode="r")[:]
 
 
-def test_many_specs_later_spec_wins_and_reads_back(tmp_path: Path) -> None:
+def _spec_setup(
+    tmp_path: Path,
+) -> tuple[icechunk.Repository, icechunk.Session, str, np.ndarray]:
+    """A repository with the (8, 15) array ``v`` in a writable session, the URL of its source
+    file and the values that file holds."""
     path, values = _source(tmp_path / "src")
     prefix = f"file://{path.parent}/"
     repo = _repo(tmp_path, prefix)
     session = repo.writable_session("main")
     _array(session)
-    url = prefix + path.name
+    return repo, session, prefix + path.name, values
+
+
+def test_many_specs_later_spec_wins_and_reads_back(tmp_path: Path) -> None:
+    repo, session, url, values = _spec_setup(tmp_path)
     specs = [
         icechunk.VirtualChunkSpec([i, j], url, 8 + (i * GRID[1] + j) * NBYTES, NBYTES)
         for i in range(GRID[0])
@@ -190,16 +198,11 @@ def test_many_specs_later_spec_wins_and_reads_back(tmp_path: Path) -> None:
     session.commit("specs")
     expected = values.copy()
     expected[0:2, 0:3] = values[6:8, 12:15]
-    np.testing.assert_array_equal(_spec_values(repo, values), expected)
+    np.testing.assert_array_equal(_spec_values(repo), expected)
 
 
 def test_specs_of_another_rank_or_duck_typed_are_checked(tmp_path: Path) -> None:
-    path, values = _source(tmp_path / "src")
-    prefix = f"file://{path.parent}/"
-    repo = _repo(tmp_path, prefix)
-    session = repo.writable_session("main")
-    _array(session)
-    url = prefix + path.name
+    repo, session, url, values = _spec_setup(tmp_path)
     good = [icechunk.VirtualChunkSpec([0, j], url, 8 + j * NBYTES, NBYTES) for j in range(5)]
     for odd in ([1], [1, 2, 3], []):
         specs = good + [icechunk.VirtualChunkSpec(odd, url, 8, NBYTES)] + good
@@ -215,18 +218,13 @@ def test_specs_of_another_rank_or_duck_typed_are_checked(tmp_path: Path) -> None
     ducks = [Spec([1, j], 8 + (GRID[1] + j) * NBYTES) for j in range(GRID[1])]
     assert session.store.set_virtual_refs("v", ducks) is None
     session.commit("ducks")
-    got = _spec_values(repo, values)
+    got = _spec_values(repo)
     np.testing.assert_array_equal(got[2:4], values[2:4])
     assert np.isnan(got[:2]).all() and np.isnan(got[4:]).all()
 
 
 def test_one_spec_with_a_checksum_keeps_it(tmp_path: Path) -> None:
-    path, _ = _source(tmp_path / "src")
-    prefix = f"file://{path.parent}/"
-    repo = _repo(tmp_path, prefix)
-    session = repo.writable_session("main")
-    _array(session)
-    url = prefix + path.name
+    repo, session, url, _ = _spec_setup(tmp_path)
     past = dt.datetime(2001, 1, 1, tzinfo=dt.UTC)  # the file changed since: reads must fail
     specs = [icechunk.VirtualChunkSpec([0, j], url, 8 + j * NBYTES, NBYTES) for j in range(4)]
     specs.append(icechunk.VirtualChunkSpec([0, 4], url, 8, NBYTES, last_updated_at_checksum=past))

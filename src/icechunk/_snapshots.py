@@ -174,15 +174,15 @@ class Diff:
         return "".join(out)
 
 
-_DIFF_FIELDS = (
+DIFF_PATH_FIELDS = (  # the Diff attributes that are sets of node paths
     "new_groups",
     "new_arrays",
     "deleted_groups",
     "deleted_arrays",
     "updated_groups",
     "updated_arrays",
-    "updated_chunks",
 )
+_DIFF_FIELDS = (*DIFF_PATH_FIELDS, "updated_chunks")
 
 
 def _index_lists(indices: Iterable[Sequence[int]]) -> list[list[int]]:

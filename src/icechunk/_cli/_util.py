@@ -13,7 +13,7 @@ import click
 
 from .._exceptions import IcechunkError, RefNotFoundError, RepositoryNotFoundError
 from .._format.ids import is_object_id
-from .._snapshots import Diff, SnapshotInfo
+from .._snapshots import DIFF_PATH_FIELDS, Diff, SnapshotInfo
 from ..repository import Repository
 from ..storage import Storage
 from ._address import StorageOptions, storage_for
@@ -147,17 +147,7 @@ def snapshot_json(info: SnapshotInfo) -> dict[str, Any]:
 
 def diff_json(diff: Diff) -> dict[str, Any]:
     """A diff as JSON-ready data (paths sorted)."""
-    data: dict[str, Any] = {
-        name: sorted(getattr(diff, name))
-        for name in (
-            "new_groups",
-            "new_arrays",
-            "deleted_groups",
-            "deleted_arrays",
-            "updated_groups",
-            "updated_arrays",
-        )
-    }
+    data: dict[str, Any] = {name: sorted(getattr(diff, name)) for name in DIFF_PATH_FIELDS}
     data["updated_chunks"] = {
         path: sorted(list(map(int, c)) for c in chunks)
         for path, chunks in sorted(diff.updated_chunks.items())
