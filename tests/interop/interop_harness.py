@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,3 +80,10 @@ def check_import(impl: Impl, expected_root: Path) -> None:
             f"[{impl.name}] imports icechunk from {where}, expected below {expected_root}",
             pytrace=False,
         )
+
+
+def dump(impl: Impl, repo: Path, out_dir: Path) -> dict[str, Any]:
+    """Dump ``repo`` with ``impl`` (``scripts/dump_repo.py``); the JSON is kept in ``out_dir``."""
+    out = out_dir / f"dump-{impl.name}-{repo.name}.json"
+    impl.run("dump_repo.py", repo, "--out", out)
+    return dict(json.loads(out.read_text()))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from interop_harness import Impl
+from interop_harness import Impl, dump
 
 pytestmark = pytest.mark.interop
 
@@ -28,13 +28,6 @@ VARIANTS = [0, 1]
 
 # ---------------------------------------------------------------------------------------------
 # helpers
-
-
-def dump(impl: Impl, repo: Path, out_dir: Path) -> dict[str, Any]:
-    """Dump ``repo`` with ``impl``; the JSON is kept next to the test's tmp files."""
-    out = out_dir / f"dump-{impl.name}-{repo.name}.json"
-    impl.run("dump_repo.py", repo, "--out", out)
-    return json.loads(out.read_text())
 
 
 def differences(a: Any, b: Any, path: str = "$", limit: int = 25) -> list[str]:

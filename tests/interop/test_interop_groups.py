@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import zarr
-from interop_harness import Impl
+from interop_harness import Impl, dump
 
 import icechunk as ic
 
@@ -33,11 +33,7 @@ def test_upstream_reads_many_groups_sharing_metadata(
 ) -> None:
     repo = tmp_path / "groups"
     _write_groups(repo)
-    docs = []
-    for impl in (ours, upstream):
-        out = tmp_path / f"dump-{impl.name}.json"
-        impl.run("dump_repo.py", repo, "--out", out)
-        docs.append(json.loads(out.read_text()))
+    docs = [dump(impl, repo, tmp_path) for impl in (ours, upstream)]
     assert docs[0] == docs[1]
     text = json.dumps(docs[1], ensure_ascii=False)
     assert "/g299" in text and "/g000/inner/ünïcode ✓" in text and '"index": 294' in text

@@ -3,13 +3,12 @@ package read the same under upstream Icechunk 1.1.21."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import zarr
-from interop_harness import Impl
+from interop_harness import Impl, dump
 
 import icechunk as ic
 from icechunk._sync import sync
@@ -45,11 +44,7 @@ def test_upstream_reads_our_split_manifests(ours: Impl, upstream: Impl, tmp_path
     repo = tmp_path / "split"
     _write_split_repo(repo)
     assert len(list((repo / "manifests").iterdir())) == 3 * 3 + 1
-    docs = []
-    for impl in (ours, upstream):
-        out = tmp_path / f"dump-{impl.name}.json"
-        impl.run("dump_repo.py", repo, "--out", out)
-        docs.append(json.loads(out.read_text()))
+    docs = [dump(impl, repo, tmp_path) for impl in (ours, upstream)]
     assert docs[0] == docs[1]
 
 
@@ -79,9 +74,5 @@ def test_we_read_upstreams_split_manifests(ours: Impl, upstream: Impl, tmp_path:
     before = len(cold._core.assets.manifests_read)
     assert zarr.open_array(reader.store, path="temp", mode="r")[3, 4] == 28
     assert len(cold._core.assets.manifests_read) == before + 1
-    docs = []
-    for impl in (ours, upstream):
-        out = tmp_path / f"dump-{impl.name}.json"
-        impl.run("dump_repo.py", repo_path, "--out", out)
-        docs.append(json.loads(out.read_text()))
+    docs = [dump(impl, repo_path, tmp_path) for impl in (ours, upstream)]
     assert docs[0] == docs[1]
