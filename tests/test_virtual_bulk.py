@@ -22,16 +22,16 @@ CHUNK = (2, 3)  # elements per chunk
 NBYTES = 2 * 3 * 8  # one f8 chunk
 
 
-def _source(folder: Path) -> tuple[Path, np.ndarray]:
+def _source(folder: Path, name: str = "blocks.bin", shift: float = 0.0) -> tuple[Path, np.ndarray]:
     """A file holding the 20 chunks of an (8, 15) f8 array, one after another, C order."""
     folder.mkdir(parents=True, exist_ok=True)
-    values = np.arange(8 * 15, dtype="<f8").reshape(8, 15) * 1.5
+    values = np.arange(8 * 15, dtype="<f8").reshape(8, 15) * 1.5 + shift
     blocks = [
         values[i * 2 : (i + 1) * 2, j * 3 : (j + 1) * 3].tobytes()
         for i in range(GRID[0])
         for j in range(GRID[1])
     ]
-    path = folder / "blocks.bin"
+    path = folder / name
     path.write_bytes(b"HEADER!!" + b"".join(blocks))
     return path, values
 
@@ -234,3 +234,29 @@ def test_one_spec_with_a_checksum_keeps_it(tmp_path: Path) -> None:
     assert not np.isnan(arr[0:2, 0:12]).any()
     with pytest.raises(VirtualChunkError):
         arr[0:2, 12:15]
+
+
+def test_specs_of_older_location_generations_keep_their_locations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Specs carry small location codes; when the code table starts a new generation, older
+    specs must still read from their own file, not from the one that took their code."""
+    from icechunk._config.virtual import SPEC_LOCATIONS
+
+    repo, session, url, values = _spec_setup(tmp_path)
+    folder = Path(url[len("file://") :]).parent
+    monkeypatch.setattr(SPEC_LOCATIONS, "limit", 2)
+    rows, specs = [], []
+    for i in range(GRID[0]):  # chunk row i from file i: generations change on the way
+        path, shifted = _source(folder, f"row{i}.bin", shift=1000.0 * (i + 1))
+        rows.append(shifted[2 * i : 2 * i + 2])
+        url = f"file://{path}"
+        offsets = [8 + (i * GRID[1] + j) * NBYTES for j in range(GRID[1])]
+        specs.append(
+            [icechunk.VirtualChunkSpec([i, j], url, o, NBYTES) for j, o in enumerate(offsets)]
+        )
+        session.store.set_virtual_refs("v", specs[-1])  # one generation at a time
+    session.store.set_virtual_refs("v", specs[1] + specs[3])  # two generations at once
+    session.commit("rows from four files")
+    np.testing.assert_array_equal(_spec_values(repo), np.concatenate(rows))
+    assert values.shape == (8, 15)

@@ -7,6 +7,7 @@ import functools
 import re
 import struct
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -160,7 +161,10 @@ class VirtualChunkSpec(Variant):
             ),
         )
         has_checksum = etag_checksum is not None or last_updated_at_checksum is not None
-        packed = _spec_layout(len(idx)).pack(offset, length, has_checksum, len(idx), *idx)
+        generation, code = SPEC_LOCATIONS.code(self.location)
+        packed = _spec_layout(len(idx)).pack(
+            offset, length, has_checksum, len(idx), generation, code, *idx
+        )
         object.__setattr__(self, "_packed", packed)  # not a field: to read many specs at once
 
     @property
@@ -179,15 +183,53 @@ class VirtualChunkSpec(Variant):
         )
 
 
+class SpecLocations:
+    """Small integer codes for the locations of ``VirtualChunkSpec`` objects, so that many
+    specs are read as one buffer, without a pass over their location strings.
+
+    Bounded: past ``limit`` distinct locations a new generation starts, and specs of an older
+    generation are read through their ``location`` attribute instead.
+    """
+
+    limit = 1 << 16
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.generation = 0
+        self._codes: dict[str, int] = {}
+        self._names: list[str] = []
+
+    def code(self, location: str) -> tuple[int, int]:
+        """The current generation and the code of ``location`` in it."""
+        with self._lock:
+            code = self._codes.get(location)
+            if code is None:
+                if len(self._names) >= self.limit:
+                    self.generation = (self.generation + 1) & 0xFFFFFFFF
+                    self._codes, self._names = {}, []  # older specs keep their own strings
+                code = self._codes[location] = len(self._names)
+                self._names.append(location)
+            return self.generation, code
+
+    def current(self) -> tuple[int, list[str]]:
+        """The current generation and its locations, indexed by code (append-only)."""
+        with self._lock:
+            return self.generation, self._names
+
+
+SPEC_LOCATIONS = SpecLocations()
+
+
 @functools.cache
 def _spec_layout(ndim: int) -> struct.Struct:
-    return struct.Struct(f"<QQ?B2x{ndim}I")
+    return struct.Struct(f"<QQ?B2xII{ndim}I")
 
 
 @functools.cache
 def spec_record_dtype(ndim: int) -> np.dtype[Any]:
     """The numpy layout of ``VirtualChunkSpec._packed`` for an index of ``ndim`` values: the
-    spec's offset, length, whether it has a checksum, its rank, and its index."""
+    spec's offset, length, whether it has a checksum, its rank, its location's generation and
+    code in ``SPEC_LOCATIONS``, and its index."""
     return np.dtype(
         [
             ("offset", "<u8"),
@@ -195,6 +237,8 @@ def spec_record_dtype(ndim: int) -> np.dtype[Any]:
             ("has_checksum", "?"),
             ("ndim", "u1"),
             ("pad", "V2"),
+            ("generation", "<u4"),
+            ("location", "<u4"),
             ("index", "<u4", (ndim,)),
         ]
     )

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .._config.virtual import spec_record_dtype
+from .._config.virtual import SPEC_LOCATIONS, spec_record_dtype
 from .._exceptions import InvalidKeyError
 from .._format._coords import last_occurrences
 from .._format.ids import encode_id
@@ -155,7 +155,7 @@ def set_virtual_refs(
     if bad or bool((coords < 0).any()):
         for spec in specs:  # the first index out of the grid names itself in the error
             session._check_coords(node, tuple(int(i) for i in spec.index))
-    table, loc_index = intern_strings(columns.locations)
+    table, loc_index = columns.locations, columns.location_index
     allowed = np.ones(len(table) + 1, dtype=bool)
     for i, location in enumerate(table):
         check_location_url(location)
@@ -182,50 +182,69 @@ class _SpecColumns:
     """The fields of many ``VirtualChunkSpec`` objects, as columns."""
 
     coords: np.ndarray  # (n, ndim) int64; fewer rows when some index has another rank
-    locations: list[str]
+    locations: tuple[str, ...]  # the distinct locations
+    location_index: np.ndarray  # (n,) int32: each spec's location in ``locations``
     offsets: np.ndarray  # (n,) uint64
     lengths: np.ndarray  # (n,) uint64
     any_checksum: bool
 
     @classmethod
     def of(cls, specs: Sequence[Any], ndim: int) -> _SpecColumns:
-        locations = list(map(_LOCATION, specs))
         try:  # VirtualChunkSpec keeps its numbers packed (``_packed``): read them at once
-            packed = list(map(_PACKED, specs))
+            joined = b"".join([spec._packed for spec in specs])
         except AttributeError:
-            return cls._of_objects(specs, locations, ndim)
+            return cls._of_objects(specs, ndim)
         layout = spec_record_dtype(ndim)
-        joined = b"".join(packed)
         records = np.frombuffer(joined[: len(joined) // layout.itemsize * layout.itemsize], layout)
         # while every rank is ndim, records stay aligned: the first spec of another rank is
         # read where it starts, so its rank field tells
         if len(records) != len(specs) or len(joined) % layout.itemsize or (
             not (records["ndim"] == ndim).all()
         ):
-            return cls._of_objects(specs, locations, ndim)
+            return cls._of_objects(specs, ndim)
+        locations, location_index = _spec_locations(specs, records)
         return cls(
             coords=records["index"].astype(np.int64).reshape(len(specs), ndim),
             locations=locations,
+            location_index=location_index,
             offsets=records["offset"],
             lengths=records["length"],
             any_checksum=bool(records["has_checksum"].any()),
         )
 
     @classmethod
-    def _of_objects(cls, specs: Sequence[Any], locations: list[str], ndim: int) -> _SpecColumns:
+    def _of_objects(cls, specs: Sequence[Any], ndim: int) -> _SpecColumns:
         n = len(specs)
         checksums = (s.etag_checksum or s.last_updated_at_checksum for s in specs)
+        locations, location_index = intern_strings(list(map(_LOCATION, specs)))
         return cls(
             coords=coords_array([tuple(int(i) for i in s.index) for s in specs], ndim),
             locations=locations,
+            location_index=location_index,
             offsets=np.fromiter((s.offset for s in specs), dtype=np.uint64, count=n),
             lengths=np.fromiter((s.length for s in specs), dtype=np.uint64, count=n),
             any_checksum=any(c is not None for c in checksums),
         )
 
 
+def _spec_locations(
+    specs: Sequence[Any], records: np.ndarray
+) -> tuple[tuple[str, ...], np.ndarray]:
+    """The distinct locations of packed specs and each spec's index among them, from the
+    location codes of ``SPEC_LOCATIONS`` (no pass over the strings) when all are current."""
+    generation, names = SPEC_LOCATIONS.current()
+    if not (records["generation"] == generation).all():
+        return intern_strings(list(map(_LOCATION, specs)))
+    codes = records["location"]
+    used = np.zeros(len(names), dtype=bool)
+    used[codes] = True
+    distinct = np.flatnonzero(used)
+    renumber = np.zeros(len(names), dtype=np.int32)
+    renumber[distinct] = np.arange(len(distinct), dtype=np.int32)
+    return tuple(map(names.__getitem__, distinct.tolist())), renumber[codes]
+
+
 _LOCATION = operator.attrgetter("location")
-_PACKED = operator.attrgetter("_packed")
 
 
 def virtual_chunk(
