@@ -362,8 +362,7 @@ def _write_offsets(out: _Out, vec: int, targets: np.ndarray) -> None:
 def _decode_refs(g: Gather, refs_vec: int) -> ChunkRefTable:
     vec = np.asarray([refs_vec], dtype=np.int64)
     n = int(g.vector_len(vec, 4)[0])
-    slots = refs_vec + 4 + 4 * np.arange(n, dtype=np.int64)
-    f = TableFields(g, g.deref(slots), _NUM_REF_SLOTS)
+    f = TableFields(g, g.tables(refs_vec, n), _NUM_REF_SLOTS)
     if not f.present(_INDEX).all():
         raise FormatError("required field 'ChunkRef.index' is missing")
     index_vec = g.deref(f.pos[_INDEX])
@@ -376,7 +375,7 @@ def _decode_refs(g: Gather, refs_vec: int) -> ChunkRefTable:
         if ndim
         else np.zeros((n, 0), dtype=np.uint32)
     )
-    return _table_from_fields(g, f, n, coords.astype(np.uint32))
+    return _table_from_fields(g, f, n, coords.astype(np.uint32, copy=False))
 
 
 def _strings(
@@ -393,15 +392,17 @@ def _strings(
     return table, index  # type: ignore[return-value]
 
 
-def _inline(g: Gather, n: int, rows: np.ndarray, pos: np.ndarray) -> tuple[bytes, np.ndarray]:
-    """Inline payloads gathered into one buffer, and each row's start in it."""
+def _inline(
+    g: Gather, n: int, rows: np.ndarray, pos: np.ndarray
+) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """Inline payloads gathered into one buffer, each row's start in it, and their lengths."""
     lens = g.vector_len(pos, 1)
     starts = np.zeros(n, dtype=np.int64)
     offsets = np.cumsum(lens) - lens
     starts[rows] = offsets
     buf = np.zeros(int(lens.sum()), dtype=np.uint8)
     _copy_spans(buf, offsets, g.u8, pos + 4, lens)
-    return buf.tobytes(), starts
+    return buf.tobytes(), starts, lens
 
 
 def _table_from_fields(g: Gather, f: TableFields, n: int, coords: np.ndarray) -> ChunkRefTable:
@@ -424,8 +425,7 @@ def _table_from_fields(g: Gather, f: TableFields, n: int, coords: np.ndarray) ->
         rows = np.flatnonzero(f.present(slot))
         col[rows] = g.u64(f.pos[slot][rows])
     inline_pos = g.deref(f.pos[_INLINE][inline_rows])
-    inline_data, inline_start = _inline(g, n, inline_rows, inline_pos)
-    length[inline_rows] = g.vector_len(inline_pos, 1)
+    inline_data, inline_start, length[inline_rows] = _inline(g, n, inline_rows, inline_pos)
     chunk_id = np.zeros((n, ID12_SIZE), dtype=np.uint8)
     chunk_id[native_rows] = g.raw(f.pos[_CHUNK_ID][native_rows], ID12_SIZE)
     locations, location_index = _strings(

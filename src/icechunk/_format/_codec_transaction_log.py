@@ -148,8 +148,7 @@ def _read_few_coords(buf: Buffer, chunks_vec: int) -> frozenset[ChunkCoords]:
 def _read_coords(g: Gather, chunks_vec: int) -> frozenset[ChunkCoords]:
     """All ChunkIndices of the vector at ``chunks_vec``, read at once."""
     n = int(g.vector_len(np.asarray([chunks_vec], dtype=np.int64), 4)[0])
-    slots = chunks_vec + 4 + 4 * np.arange(n, dtype=np.int64)
-    [coords_field] = TableFields(g, g.deref(slots), 1).pos
+    [coords_field] = TableFields(g, g.tables(chunks_vec, n), 1).pos
     if (coords_field < 0).any():
         raise FormatError("required field 'ChunkIndices.coords' is missing")
     vec = g.deref(coords_field)

@@ -24,7 +24,10 @@ class Gather:
         }
 
     def check(self, pos: np.ndarray, width: int | np.ndarray) -> None:
-        if len(pos) and (int(pos.min()) < 0 or int(np.max(pos + width)) > self.size):
+        if not len(pos):
+            return
+        end = int(pos.max()) + width if isinstance(width, int) else int(np.max(pos + width))
+        if int(pos.min()) < 0 or end > self.size:
             raise FormatError(f"a field lies outside the {self.size}-byte buffer")
 
     def raw(self, pos: np.ndarray, width: int) -> np.ndarray:
@@ -54,6 +57,15 @@ class Gather:
     def deref(self, pos: np.ndarray) -> np.ndarray:
         return pos + self.uint(pos, 4)
 
+    def tables(self, vec: int, n: int) -> np.ndarray:
+        """Positions of the ``n`` tables that the offset vector at ``vec`` points to."""
+        start = vec + 4
+        slots = np.arange(n, dtype=np.int64) * 4
+        if start % 4 or start + 4 * n > self.size:
+            return self.deref(slots + start)
+        words = self._views[4][start // 4 : start // 4 + n]
+        return words.astype(np.int64) + slots + start
+
     def vector_len(self, vec: np.ndarray, elem_size: int) -> np.ndarray:
         """Lengths of the vectors at ``vec`` after checking their elements are in bounds."""
         n = self.uint(vec, 4)
@@ -80,16 +92,28 @@ class TableFields:
         if len(tables) and (vt_size.min() < 4 or (vt_size % 2).any()):
             raise FormatError("invalid vtable size")
         self.pos: list[np.ndarray] = []
+        self._present: list[np.ndarray | None] = []
+        absent = None
         for slot in range(num_slots):
             entry = 4 + 2 * slot
             has = vt_size > entry
             voff = np.zeros(len(tables), dtype=np.int64)
             if has.any():
                 voff[has] = g.uint(tables[has] + entry, 2)
-            self.pos.append(_field_positions(tpos, voff, inverse))
+            if voff.any():
+                self.pos.append(_field_positions(tpos, voff, inverse))
+                self._present.append(None)
+            else:  # no table has this field: one shared column of -1 for every such slot
+                if absent is None:
+                    absent = np.full(len(tpos), -1, dtype=np.int64)
+                self.pos.append(absent)
+                self._present.append(np.zeros(len(tpos), dtype=bool))
+            if inverse is not None and len(voff) == 1 and voff[0]:
+                self._present[-1] = np.ones(len(tpos), dtype=bool)
 
     def present(self, slot: int) -> np.ndarray:
-        return self.pos[slot] >= 0
+        known = self._present[slot]
+        return self.pos[slot] >= 0 if known is None else known
 
 
 def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -110,8 +134,6 @@ def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 
 def _field_positions(tpos: np.ndarray, voff: np.ndarray, inverse: np.ndarray | None) -> np.ndarray:
     """Each table's field position from its vtable's field offset (``voff[inverse]``)."""
-    if not voff.any():
-        return np.full(len(tpos), -1, dtype=np.int64)
     if inverse is not None:
         if len(voff) == 1:
             return tpos + int(voff[0])
