@@ -262,3 +262,23 @@ def test_damaged_zarr_json_is_a_format_error(  # type: ignore[no-untyped-def]
     with pytest.raises(FormatError, match=match):
         check_node_metadata(nodes)
     check_node_metadata(snap.nodes)
+
+
+def test_many_kinds_of_arrays_in_one_snapshot_roundtrip() -> None:
+    """Array nodes are laid out in one block, a layout per rank, naming and manifest count."""
+    names_of = [None, ("x",), (None, "ÿ"), ("t", "lat", "lon")]
+    nodes = []
+    for i in range(48):
+        ndim = i % 4
+        names = names_of[ndim] if i % 3 else None
+        refs = tuple(
+            ManifestRef(bytes([i, j]) * 6, tuple((j, j + k + 1) for k in range(ndim)))
+            for j in range(i % 3)
+        )
+        shape = tuple(DimensionShape(10**12 + k, k + 1) for k in range(ndim))
+        user_data = b'{"shared":true}' if i % 2 else json.dumps({"i": i}).encode()
+        path = f"/g{i % 5}/ärray {i}"
+        nodes.append(NodeSnapshot(bytes([i]) * 8, path, user_data, ArrayNodeData(shape, names, refs)))
+    snapshot = Snapshot(b"s" * 12, None, 1, "arrays", {}, (GROUP, *nodes))
+    decoded = decode_snapshot(encode_snapshot(snapshot))
+    assert {n.path: n for n in decoded.nodes} == {n.path: n for n in snapshot.nodes}

@@ -11,6 +11,7 @@ import msgpack
 import numpy as np
 
 from . import _fbwrite as w
+from ._array_nodes import NODE_DATA_ARRAY, arrays_block
 from ._fb import Table, read_root, required
 from .ids import ID8_SIZE, ID12_SIZE
 from .snapshot import (
@@ -23,7 +24,6 @@ from .snapshot import (
     SnapshotHeader,
 )
 
-NODE_DATA_ARRAY = 1
 NODE_DATA_GROUP = 2
 
 _MANIFEST_FILE_INFO = struct.Struct("<12s4xQI4x")
@@ -61,63 +61,6 @@ def _metadata(builder: flatbuffers.Builder, metadata: Mapping[str, Any]) -> int:
         builder.PrependUOffsetTRelativeSlot(0, name_off, 0)
         items.append(builder.EndObject())
     return w.offsets_vector(builder, items)
-
-
-def _manifest_ref(builder: flatbuffers.Builder, ref: ManifestRef) -> int:
-    extents = w.structs_vector(
-        builder, [_CHUNK_INDEX_RANGE.pack(a, b) for a, b in ref.extents], 8, 4
-    )
-    builder.StartObject(2)
-    builder.PrependUOffsetTRelativeSlot(_MREF_EXTENTS, extents, 0)
-    builder.PrependStructSlot(_MREF_ID, w.prepend_raw(builder, ref.manifest_id), 0)
-    return int(builder.EndObject())
-
-
-def _dimension_names(builder: flatbuffers.Builder, names: tuple[str | None, ...]) -> int:
-    tables = []
-    for name in names:
-        name_off = None if name is None else builder.CreateString(name)
-        builder.StartObject(1)
-        if name_off is not None:
-            builder.PrependUOffsetTRelativeSlot(0, name_off, 0)
-        tables.append(builder.EndObject())
-    return w.offsets_vector(builder, tables)
-
-
-def _array_data(builder: flatbuffers.Builder, array: ArrayNodeData) -> int:
-    manifests = w.offsets_vector(builder, [_manifest_ref(builder, m) for m in array.manifests])
-    dim_names = (
-        None if array.dimension_names is None else _dimension_names(builder, array.dimension_names)
-    )
-    shape = w.structs_vector(
-        builder,
-        [_DIMENSION_SHAPE.pack(d.array_length, d.chunk_length) for d in array.shape],
-        16,
-        8,
-    )
-    builder.StartObject(3)
-    builder.PrependUOffsetTRelativeSlot(_ARR_MANIFESTS, manifests, 0)
-    if dim_names is not None:
-        builder.PrependUOffsetTRelativeSlot(_ARR_DIM_NAMES, dim_names, 0)
-    builder.PrependUOffsetTRelativeSlot(_ARR_SHAPE, shape, 0)
-    return int(builder.EndObject())
-
-
-def _node(builder: flatbuffers.Builder, node: NodeSnapshot) -> int:
-    if node.array is None:
-        builder.StartObject(0)
-        data, data_type = builder.EndObject(), NODE_DATA_GROUP
-    else:
-        data, data_type = _array_data(builder, node.array), NODE_DATA_ARRAY
-    user_data = builder.CreateByteVector(bytes(node.user_data))
-    path = builder.CreateString(node.path)
-    builder.StartObject(5)
-    builder.PrependUOffsetTRelativeSlot(_NODE_DATA, data, 0)
-    builder.PrependUOffsetTRelativeSlot(_NODE_USER_DATA, user_data, 0)
-    builder.PrependUOffsetTRelativeSlot(_NODE_PATH, path, 0)
-    builder.PrependStructSlot(_NODE_ID, w.prepend_raw(builder, node.node_id), 0)
-    builder.PrependUint8Slot(_NODE_DATA_TYPE, data_type, 0)
-    return int(builder.EndObject())
 
 
 # Group nodes are written as one pre-laid-out block (they are most nodes of large hierarchies):
@@ -180,12 +123,14 @@ def _byte_vectors(items: list[bytes], at: int, nul: bool = False) -> tuple[bytes
 
 
 def _nodes_vector(builder: flatbuffers.Builder, nodes: list[NodeSnapshot]) -> int:
-    """The vector of all nodes (sorted by path): arrays through the builder, groups as a block."""
+    """The vector of all nodes (sorted by path): arrays and groups each as one block."""
     targets = np.zeros(len(nodes), dtype=np.int64)
+    arrays = [i for i, n in enumerate(nodes) if n.array is not None]
     groups = [i for i, n in enumerate(nodes) if n.array is None]
-    for i, node in enumerate(nodes):
-        if node.array is not None:
-            targets[i] = _node(builder, node)
+    if arrays:
+        block, array_positions = arrays_block([nodes[i] for i in arrays])
+        start = w.prepend_block(builder, block, 8)
+        targets[arrays] = start - np.array(array_positions, dtype=np.int64)
     if groups:
         block, positions = _groups_block([nodes[i] for i in groups])
         start = w.prepend_block(builder, block, 4)
