@@ -36,7 +36,7 @@ _USER_DATA_FIELD = 16  # in the node table
 _U32 = struct.Struct("<I")
 
 
-@functools.cache
+@functools.lru_cache(maxsize=256)
 def _layout(ndim: int, named: bool, extents: tuple[int, ...]) -> tuple[struct.Struct, int, int]:
     """The struct of a node's tables and vectors, the position of its dimension-names vector
     and that of its manifests vector (relative to the node)."""
