@@ -156,6 +156,10 @@ def file_has_checksum(data: bytes) -> bool:
 
 
 def _decompress_zstd(payload: bytes | memoryview, what: str) -> bytes:
+    try:  # one call, into a buffer of the frame's stated size: no join of streamed pieces
+        return zstandard.ZstdDecompressor().decompress(payload, allow_extra_data=False)
+    except zstandard.ZstdError:
+        pass  # no stated size, or damage: the streaming decoder below tells which
     decompressor = zstandard.ZstdDecompressor().decompressobj()
     try:
         out = decompressor.decompress(payload)
