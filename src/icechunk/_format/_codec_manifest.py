@@ -18,7 +18,7 @@ from .._exceptions import FormatError
 from ._fb import Buffer, Table, decoding, required
 from ._fbvec import Gather, TableFields
 from .ids import ID8_SIZE, ID12_SIZE
-from .manifest import ChunkRefTable, Manifest, RefKind, intern_strings
+from .manifest import ChunkRefTable, Manifest, RefKind, concat_tables, intern_strings
 
 # ChunkRef slots, in schema field order; _CHECKSUM is ours, beyond spec v1 (see manifest.py).
 _INDEX, _INLINE, _OFFSET, _LENGTH, _CHUNK_ID, _LOCATION, _ETAG, _LAST_MODIFIED = range(8)
@@ -359,10 +359,30 @@ def _write_offsets(out: _Out, vec: int, targets: np.ndarray) -> None:
 # --- decoding ------------------------------------------------------------------------------
 
 
+_DECODE_BLOCK = 1 << 16  # refs decoded at a time: bounds the decode's temporary arrays
+
+
 def _decode_refs(g: Gather, refs_vec: int) -> ChunkRefTable:
     vec = np.asarray([refs_vec], dtype=np.int64)
     n = int(g.vector_len(vec, 4)[0])
-    f = TableFields(g, g.tables(refs_vec, n), _NUM_REF_SLOTS)
+    tables = g.tables(refs_vec, n)
+    if n <= _DECODE_BLOCK:
+        return _decode_tables(g, tables)
+    # blocks of refs keep the temporaries small and reused: on a fresh process most of a
+    # big decode's time is otherwise spent faulting in new memory pages
+    blocks = [
+        _decode_tables(g, tables[start : start + _DECODE_BLOCK])
+        for start in range(0, n, _DECODE_BLOCK)
+    ]
+    if len({b.ndim for b in blocks}) != 1:
+        raise FormatError("chunk refs of one array have indices of different lengths")
+    return concat_tables(blocks)
+
+
+def _decode_tables(g: Gather, tables: np.ndarray) -> ChunkRefTable:
+    """The chunk refs whose tables are at ``tables``."""
+    n = len(tables)
+    f = TableFields(g, tables, _NUM_REF_SLOTS)
     if not f.present(_INDEX).all():
         raise FormatError("required field 'ChunkRef.index' is missing")
     index_vec = g.deref(f.pos[_INDEX])

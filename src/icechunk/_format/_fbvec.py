@@ -55,7 +55,9 @@ class Gather:
         return self._word(pos, 4).view("<i4").astype(np.int64)
 
     def deref(self, pos: np.ndarray) -> np.ndarray:
-        return pos + self.uint(pos, 4)
+        target = self.uint(pos, 4)
+        target += pos
+        return target
 
     def tables(self, vec: int, n: int) -> np.ndarray:
         """Positions of the ``n`` tables that the offset vector at ``vec`` points to."""
@@ -63,8 +65,10 @@ class Gather:
         slots = np.arange(n, dtype=np.int64) * 4
         if start % 4 or start + 4 * n > self.size:
             return self.deref(slots + start)
-        words = self._views[4][start // 4 : start // 4 + n]
-        return words.astype(np.int64) + slots + start
+        tables = self._views[4][start // 4 : start // 4 + n].astype(np.int64)
+        tables += slots
+        tables += start
+        return tables
 
     def vector_len(self, vec: np.ndarray, elem_size: int) -> np.ndarray:
         """Lengths of the vectors at ``vec`` after checking their elements are in bounds."""
@@ -85,7 +89,8 @@ class TableFields:
     """
 
     def __init__(self, g: Gather, tpos: np.ndarray, num_slots: int) -> None:
-        vt = tpos - g.i32(tpos)
+        vt = g.i32(tpos)
+        np.subtract(tpos, vt, out=vt)
         shared = _distinct(vt)
         tables, inverse = shared if shared is not None else (vt, None)
         vt_size = g.uint(tables, 2)
