@@ -17,8 +17,9 @@ import numpy as np
 from .._exceptions import FormatError
 from ._fb import Buffer, Table, decoding, required
 from ._fbvec import Gather, TableFields
+from ._table_fill import TableFill
 from .ids import ID8_SIZE, ID12_SIZE
-from .manifest import ChunkRefTable, Manifest, RefKind, concat_tables, intern_strings
+from .manifest import ChunkRefTable, Manifest, RefKind, intern_strings
 
 # ChunkRef slots, in schema field order; _CHECKSUM is ours, beyond spec v1 (see manifest.py).
 _INDEX, _INLINE, _OFFSET, _LENGTH, _CHUNK_ID, _LOCATION, _ETAG, _LAST_MODIFIED = range(8)
@@ -370,13 +371,10 @@ def _decode_refs(g: Gather, refs_vec: int) -> ChunkRefTable:
         return _decode_tables(g, tables)
     # blocks of refs keep the temporaries small and reused: on a fresh process most of a
     # big decode's time is otherwise spent faulting in new memory pages
-    blocks = [
-        _decode_tables(g, tables[start : start + _DECODE_BLOCK])
-        for start in range(0, n, _DECODE_BLOCK)
-    ]
-    if len({b.ndim for b in blocks}) != 1:
-        raise FormatError("chunk refs of one array have indices of different lengths")
-    return concat_tables(blocks)
+    fill = TableFill(_decode_tables(g, tables[:_DECODE_BLOCK]), n)
+    for start in range(_DECODE_BLOCK, n, _DECODE_BLOCK):
+        fill.add(_decode_tables(g, tables[start : start + _DECODE_BLOCK]))
+    return fill.table()
 
 
 def _decode_tables(g: Gather, tables: np.ndarray) -> ChunkRefTable:

@@ -34,6 +34,19 @@ def _unset() -> np.ndarray:
     return _UNSET
 
 
+# the columns a table may be made without: trailing shape, dtype and value of each row
+_COLUMN_DEFAULTS: dict[str, tuple[tuple[int, ...], type, int]] = {
+    "chunk_id": ((12,), np.uint8, 0),
+    "offset": ((), np.uint64, 0),
+    "length": ((), np.uint64, 0),
+    "checksum": ((), np.int64, -1),
+    "last_modified": ((), np.uint32, 0),
+    "location_index": ((), np.int32, -1),
+    "etag_index": ((), np.int32, -1),
+    "inline_start": ((), np.int64, 0),
+}
+
+
 @dataclass(frozen=True, eq=False)
 class ChunkRefTable:
     """The chunk references of one array, columnar, rows sorted by ``coords``.
@@ -60,19 +73,12 @@ class ChunkRefTable:
 
     def __post_init__(self) -> None:
         n = len(self.kind)
-        defaults: dict[str, np.ndarray] = {
-            "chunk_id": np.zeros((n, 12), dtype=np.uint8),
-            "offset": np.zeros(n, dtype=np.uint64),
-            "length": np.zeros(n, dtype=np.uint64),
-            "checksum": np.full(n, -1, dtype=np.int64),
-            "last_modified": np.zeros(n, dtype=np.uint32),
-            "location_index": np.full(n, -1, dtype=np.int32),
-            "etag_index": np.full(n, -1, dtype=np.int32),
-            "inline_start": np.zeros(n, dtype=np.int64),
-        }
-        for name, value in defaults.items():
+        for name, (shape, dtype, value) in _COLUMN_DEFAULTS.items():
             if getattr(self, name) is _UNSET:
-                object.__setattr__(self, name, value)
+                column: np.ndarray = np.zeros((n, *shape), dtype=dtype)  # zero pages come lazily
+                if value:
+                    column.fill(value)
+                object.__setattr__(self, name, column)
 
     # typed accessors of the columns (never None after construction)
     @property
