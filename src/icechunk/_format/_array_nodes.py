@@ -1,22 +1,28 @@
-"""The array nodes of a snapshot, laid out as one pre-built flatbuffers block.
+"""The array nodes of a snapshot, laid out as one pre-built flatbuffers block with numpy.
 
 Going through :class:`flatbuffers.Builder` costs about 30 calls per array (and each vtable is
-searched against every earlier one); here each node's tables and vectors are one ``struct``
-pack, with a layout computed once per kind of node (rank, named dimensions, manifest count).
+searched against every earlier one). Here the nodes are grouped by kind (rank, named
+dimensions, extents per manifest ref): the tables and vectors of one node of a kind form a
+fixed-size record, and all records of a kind are filled at once as one numpy structured array.
 
-The block starts with six shared vtables. Then, per node, 8-byte aligned: its ``NodeSnapshot``
-table, its ``ArrayNodeData`` table, the shape vector, the dimension names (vector and
-tables), the manifest refs (vector, tables, extents vectors), then its strings (path, names).
-Every distinct ``user_data`` vector follows all nodes, once. Every uoffset points forward.
+Block layout: six shared vtables; the records, kind after kind, each 8-byte aligned (a
+record holds the ``NodeSnapshot`` table, the ``ArrayNodeData`` table, the shape vector, the
+dimension-names vector and tables, the manifest-refs vector and tables, and the extents
+vectors); then the path strings; then each distinct dimension name once; then each distinct
+``user_data`` once. Every uoffset points forward, to a later position.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
-from .snapshot import NodeSnapshot
+import numpy as np
+
+from ._fbwrite import byte_vectors
+from .snapshot import ArrayNodeData, NodeSnapshot
 
 NODE_DATA_ARRAY = 1
 
@@ -32,110 +38,181 @@ _VTABLES = b"".join(
     )
 )
 _NODE_VT, _ARRAY_NAMES_VT, _ARRAY_VT, _MREF_VT, _NAME_VT, _NO_NAME_VT = 0, 16, 28, 40, 48, 56
-_USER_DATA_FIELD = 16  # in the node table
-_U32 = struct.Struct("<I")
+
+Kind = tuple[int, bool, tuple[int, ...]]  # rank, named dimensions, extents per manifest ref
+
+
+def arrays_block(nodes: Sequence[NodeSnapshot]) -> tuple[bytes, np.ndarray]:
+    """The block holding ``nodes`` (arrays), a multiple of 8 bytes long, and the position of
+    each node table in it; the block must be placed at an 8-byte aligned position."""
+    arrays = [_array(node) for node in nodes]
+    kinds: dict[Kind, list[int]] = {}
+    for i, array in enumerate(arrays):
+        kind = (len(array.shape), array.dimension_names is not None, _extents(array))
+        kinds.setdefault(kind, []).append(i)
+    positions = np.zeros(len(nodes), dtype=np.int64)
+    at = len(_VTABLES)
+    for kind, rows in kinds.items():
+        size = _record(*kind).itemsize
+        positions[rows] = at + size * np.arange(len(rows), dtype=np.int64)
+        at += size * len(rows)
+    paths, path_pos = byte_vectors([n.path.encode("utf-8") for n in nodes], at, nul=True)
+    at += len(paths)
+    distinct_names = dict.fromkeys(
+        name for a in arrays for name in a.dimension_names or () if name is not None
+    )
+    names, names_pos = byte_vectors([n.encode("utf-8") for n in distinct_names], at, nul=True)
+    name_pos: dict[str | None, int] = dict(zip(distinct_names, names_pos.tolist()))
+    at += len(names)
+    datas = [bytes(node.user_data) for node in nodes]
+    distinct_data = {d: i for i, d in enumerate(dict.fromkeys(datas))}
+    data_bytes, data_pos = byte_vectors(list(distinct_data), at)
+    data_of = data_pos[[distinct_data[d] for d in datas]]
+    records = [
+        _records(
+            kind, [nodes[i] for i in rows], positions[rows], path_pos[rows], data_of[rows], name_pos
+        )
+        for kind, rows in kinds.items()
+    ]
+    block = b"".join((_VTABLES, *records, paths, names, data_bytes))
+    return block + bytes(-len(block) % 8), positions
+
+
+def _array(node: NodeSnapshot) -> ArrayNodeData:
+    assert node.array is not None
+    return node.array
+
+
+def _extents(array: ArrayNodeData) -> tuple[int, ...]:
+    return tuple(len(ref.extents) for ref in array.manifests)
 
 
 @functools.lru_cache(maxsize=256)
-def _layout(ndim: int, named: bool, extents: tuple[int, ...]) -> tuple[struct.Struct, int, int]:
-    """The struct of a node's tables and vectors, the position of its dimension-names vector
-    and that of its manifests vector (relative to the node)."""
+def _record(ndim: int, named: bool, extents: tuple[int, ...]) -> np.dtype[np.void]:
+    """The numpy layout of one node's tables and vectors (itemsize a multiple of 8)."""
     m = len(extents)
-    fmt = f"<i8sIIIB3xiIIII{2 * ndim}Q"  # node table, array table, shape vector
-    names_at = 48 + 16 * ndim
-    manifests_at = names_at
-    if named:
-        fmt += f"I{ndim}I" + "iI" * ndim
-        manifests_at += 4 + 12 * ndim
-    fmt += f"I{m}I" + "i12sI" * m + "".join(f"I{2 * e}I" for e in extents)
-    return struct.Struct(fmt), names_at, manifests_at
-
-
-@functools.lru_cache(maxsize=1024)
-def _name(text: str) -> bytes:
-    """:func:`_string` of a dimension name (few distinct ones, used by many arrays)."""
-    return _string(text)
-
-
-def _string(text: str) -> bytes:
-    """A flatbuffers string (length, UTF-8, NUL), padded to 4 bytes."""
-    data = text.encode("utf-8")
-    return _U32.pack(len(data)) + data + bytes(4 - len(data) % 4)
-
-
-def arrays_block(nodes: Sequence[NodeSnapshot]) -> tuple[bytes, list[int]]:
-    """The block holding ``nodes`` (arrays), a multiple of 8 bytes long, and the position of
-    each node table in it; the block must be placed at an 8-byte aligned position."""
-    out = bytearray(_VTABLES)
-    out += bytes(-len(out) % 8)
-    positions = []
-    for node in nodes:
-        p = len(out)
-        positions.append(p)
-        out += _node_bytes(node, p)
-        out += bytes(-len(out) % 8)
-    user_data_at: dict[bytes, int] = {}
-    for p, node in zip(positions, nodes):  # after every node: links must point forward
-        data = bytes(node.user_data)
-        at = user_data_at.get(data)
-        if at is None:
-            at = user_data_at[data] = len(out)
-            out += _U32.pack(len(data)) + data + bytes(-len(data) % 4)
-        _U32.pack_into(out, p + _USER_DATA_FIELD, at - p - _USER_DATA_FIELD)
-    out += bytes(-len(out) % 8)
-    return bytes(out), positions
-
-
-def _node_bytes(node: NodeSnapshot, p: int) -> bytes:
-    """The tables, vectors and strings of one array node placed at block position ``p``."""
-    array = node.array
-    assert array is not None
-    names = array.dimension_names
-    ndim, refs = len(array.shape), array.manifests
-    extents = tuple(len(ref.extents) for ref in refs)
-    layout, names_at, manifests_at = _layout(ndim, names is not None, extents)
-    strings_at = layout.size
-    path = _string(node.path)
-    values: list[object] = [
-        p - _NODE_VT,
-        node.node_id,
-        strings_at - 12,  # path
-        0,  # user_data, linked at the end of the block
-        8,  # node_data: the array table follows
-        NODE_DATA_ARRAY,
-        p + 28 - (_ARRAY_VT if names is None else _ARRAY_NAMES_VT),
-        12,  # shape
-        0 if names is None else names_at - 36,
-        manifests_at - 40,
-        ndim,
+    fields: list[tuple[str, object, int]] = [
+        ("soffset", "<i4", 0),
+        ("id", "V8", 4),
+        ("path", "<u4", 12),
+        ("user_data", "<u4", 16),
+        ("node_data", "<u4", 20),
+        ("data_type", "u1", 24),
+        ("array_soffset", "<i4", 28),
+        ("shape_field", "<u4", 32),
+        ("names_field", "<u4", 36),
+        ("manifests_field", "<u4", 40),
+        ("shape_len", "<u4", 44),
     ]
-    for dim in array.shape:
-        values += (dim.array_length, dim.chunk_length)
-    strings = [path]
-    if names is not None:
-        tables_at = names_at + 4 + 4 * ndim
-        values.append(ndim)
-        values += [4 * ndim + 4 * k for k in range(ndim)]  # vector slot k -> table k
-        text_at = strings_at + len(path)
-        for k, name in enumerate(names):
-            table = tables_at + 8 * k
-            if name is None:
-                values += (p + table - _NO_NAME_VT, 0)
-            else:
-                values += (p + table - _NAME_VT, text_at - table - 4)
-                strings.append(_name(name))
-                text_at += len(strings[-1])
-    m = len(refs)
-    refs_at = manifests_at + 4 + 4 * m
-    extents_at = refs_at + 20 * m
-    values.append(m)
-    values += [4 * m + 16 * j for j in range(m)]  # vector slot j -> table j
-    for j, ref in enumerate(refs):
-        table = refs_at + 20 * j
-        values += (p + table - _MREF_VT, ref.manifest_id, extents_at - table - 16)
-        extents_at += 4 + 8 * extents[j]
-    for ref in refs:
-        values.append(len(ref.extents))
-        for start, stop in ref.extents:
-            values += (start, stop)
-    return layout.pack(*values) + b"".join(strings)
+    if ndim:
+        fields.append(("shape", ("<u8", (ndim, 2)), 48))  # 8-aligned: records are
+    at = 48 + 16 * ndim
+    if named:
+        name_table = np.dtype([("soffset", "<i4"), ("name", "<u4")])
+        fields += [
+            ("names_len", "<u4", at),
+            ("names_slots", ("<u4", (ndim,)), at + 4),
+            ("names", (name_table, (ndim,)), at + 4 + 4 * ndim),
+        ]
+        at += 4 + 12 * ndim
+    fields.append(("manifests_len", "<u4", at))
+    if m:
+        ref_table = np.dtype(
+            {
+                "names": ["soffset", "id", "extents"],
+                "formats": ["<i4", "V12", "<u4"],
+                "offsets": [0, 4, 16],
+                "itemsize": 20,
+            }
+        )
+        fields += [
+            ("refs_slots", ("<u4", (m,)), at + 4),
+            ("refs", (ref_table, (m,)), at + 4 + 4 * m),
+        ]
+    at += 4 + 24 * m
+    for j, count in enumerate(extents):
+        fields.append((f"extents{j}_len", "<u4", at))
+        if count:
+            fields.append((f"extents{j}", ("<u4", (count, 2)), at + 4))
+        at += 4 + 8 * count
+    names, formats, offsets = zip(*fields)
+    return np.dtype(
+        {
+            "names": list(names),
+            "formats": list(formats),
+            "offsets": list(offsets),
+            "itemsize": at + -at % 8,
+        }
+    )
+
+
+def _records(
+    kind: Kind,
+    nodes: list[NodeSnapshot],
+    p: np.ndarray,
+    path_pos: np.ndarray,
+    data_pos: np.ndarray,
+    name_pos: dict[str | None, int],
+) -> bytes:
+    """The records of ``nodes`` (all of ``kind``) placed at block positions ``p``."""
+    ndim, named, extents = kind
+    arrays = [_array(node) for node in nodes]
+    rec = np.zeros(len(nodes), dtype=_record(*kind))
+    offsets = rec.dtype.fields
+    assert offsets is not None
+    rec["soffset"] = p - _NODE_VT
+    rec["id"] = np.frombuffer(b"".join([node.node_id for node in nodes]), dtype="V8")
+    rec["path"] = path_pos - (p + 12)
+    rec["user_data"] = data_pos - (p + 16)
+    rec["node_data"] = 8  # the ArrayNodeData table follows the node table
+    rec["data_type"] = NODE_DATA_ARRAY
+    rec["array_soffset"] = p + 28 - (_ARRAY_NAMES_VT if named else _ARRAY_VT)
+    rec["shape_field"] = 44 - 32
+    rec["shape_len"] = ndim
+    if ndim:
+        rec["shape"] = _flat(
+            ((d.array_length, d.chunk_length) for a in arrays for d in a.shape), np.uint64
+        ).reshape(len(nodes), ndim, 2)
+    if named:
+        names_at = offsets["names_len"][1]
+        rec["names_field"] = names_at - 36
+        rec["names_len"] = ndim
+        rec["names_slots"] = 4 * ndim + 4 * np.arange(ndim)  # slot k -> table k
+        tables = p[:, None] + (names_at + 4 + 4 * ndim) + 8 * np.arange(ndim)
+        given = [name for a in arrays for name in a.dimension_names or ()]
+        absent = np.fromiter(map(_is_none, given), dtype=bool, count=len(given))
+        at = np.fromiter(map(name_pos.get, given, _ZEROS), dtype=np.int64, count=len(given))
+        absent, at = absent.reshape(len(nodes), ndim), at.reshape(len(nodes), ndim)
+        rec["names"]["soffset"] = tables - np.where(absent, _NO_NAME_VT, _NAME_VT)
+        rec["names"]["name"] = np.where(absent, 0, at - (tables + 4))
+    manifests_at = offsets["manifests_len"][1]
+    rec["manifests_field"] = manifests_at - 40
+    m = len(extents)
+    rec["manifests_len"] = m
+    if m:
+        rec["refs_slots"] = 4 * m + 16 * np.arange(m)  # slot j -> table j
+        refs = p[:, None] + (manifests_at + 4 + 4 * m) + 20 * np.arange(m)
+        ids = b"".join([ref.manifest_id for a in arrays for ref in a.manifests])
+        rec["refs"]["soffset"] = refs - _MREF_VT
+        rec["refs"]["id"] = np.frombuffer(ids, dtype="V12").reshape(len(nodes), m)
+        ext_at = np.array([offsets[f"extents{j}_len"][1] for j in range(m)], dtype=np.int64)
+        rec["refs"]["extents"] = (p[:, None] + ext_at) - (refs + 16)
+        for j, count in enumerate(extents):
+            rec[f"extents{j}_len"] = count
+            if count:
+                rec[f"extents{j}"] = _flat(
+                    (r for a in arrays for r in a.manifests[j].extents), np.uint32
+                ).reshape(len(nodes), count, 2)
+    return rec.tobytes()
+
+
+def _flat(pairs: Iterator[tuple[int, int]], dtype: type) -> np.ndarray:
+    """The numbers of ``pairs``, flattened into an array."""
+    return np.fromiter(itertools.chain.from_iterable(pairs), dtype=dtype)
+
+
+def _is_none(value: object) -> bool:
+    return value is None
+
+
+_ZEROS = itertools.repeat(0)

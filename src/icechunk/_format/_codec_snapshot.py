@@ -90,10 +90,10 @@ def _groups_block(nodes: list[NodeSnapshot]) -> tuple[bytes, np.ndarray]:
     pos = len(_GROUP_VTABLES) + _GROUP_NODE.itemsize * np.arange(n, dtype=np.int64)
     paths = [node.path.encode("utf-8") for node in nodes]
     tables_end = len(_GROUP_VTABLES) + n * _GROUP_NODE.itemsize
-    strings, path_pos = _byte_vectors(paths, tables_end, nul=True)
+    strings, path_pos = w.byte_vectors(paths, tables_end, nul=True)
     datas = [bytes(node.user_data) for node in nodes]
     distinct = {d: i for i, d in enumerate(dict.fromkeys(datas))}
-    vectors, data_pos = _byte_vectors(list(distinct), tables_end + len(strings))
+    vectors, data_pos = w.byte_vectors(list(distinct), tables_end + len(strings))
     data_of = data_pos[np.fromiter(map(distinct.__getitem__, datas), dtype=np.int64, count=n)]
 
     tables = np.zeros(n, dtype=_GROUP_NODE)
@@ -107,21 +107,6 @@ def _groups_block(nodes: list[NodeSnapshot]) -> tuple[bytes, np.ndarray]:
     return b"".join((_GROUP_VTABLES, tables.tobytes(), strings, vectors)), pos
 
 
-def _byte_vectors(items: list[bytes], at: int, nul: bool = False) -> tuple[bytes, np.ndarray]:
-    """``items`` laid out as flatbuffers byte vectors (strings, with ``nul``) from block
-    position ``at`` (a multiple of 4): their bytes, and the position of each vector."""
-    lengths = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
-    spans = 4 + lengths + nul + (-(lengths + nul) % 4)
-    starts = np.cumsum(spans) - spans
-    out = np.zeros(int(spans.sum()), dtype=np.uint8)
-    out.view("<u4")[starts // 4] = lengths
-    flat = np.frombuffer(b"".join(items), dtype=np.uint8)
-    if len(flat):
-        begins = np.cumsum(lengths) - lengths
-        out[np.repeat(starts + 4 - begins, lengths) + np.arange(len(flat))] = flat
-    return out.tobytes(), at + starts
-
-
 def _nodes_vector(builder: flatbuffers.Builder, nodes: list[NodeSnapshot]) -> int:
     """The vector of all nodes (sorted by path): arrays and groups each as one block."""
     targets = np.zeros(len(nodes), dtype=np.int64)
@@ -130,7 +115,7 @@ def _nodes_vector(builder: flatbuffers.Builder, nodes: list[NodeSnapshot]) -> in
     if arrays:
         block, array_positions = arrays_block([nodes[i] for i in arrays])
         start = w.prepend_block(builder, block, 8)
-        targets[arrays] = start - np.array(array_positions, dtype=np.int64)
+        targets[arrays] = start - array_positions
     if groups:
         block, positions = _groups_block([nodes[i] for i in groups])
         start = w.prepend_block(builder, block, 4)

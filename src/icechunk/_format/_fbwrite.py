@@ -68,3 +68,29 @@ def uoffsets_vector(builder: flatbuffers.Builder, targets: np.ndarray) -> int:
     builder.head = builder.head - len(raw)
     builder.Bytes[builder.head : builder.head + len(raw)] = raw
     return int(builder.EndVector())
+
+
+def byte_vectors(items: list[bytes], at: int, nul: bool = False) -> tuple[bytes, np.ndarray]:
+    """``items`` laid out as flatbuffers byte vectors (strings, with ``nul``) from block
+    position ``at`` (a multiple of 4): their bytes, and the position of each vector."""
+    lengths = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
+    spans = 4 + lengths + nul + (-(lengths + nul) % 4)
+    starts = np.cumsum(spans) - spans
+    if len(items) and int(lengths.sum()) > _LONG_ITEMS * len(items):  # one join beats indices
+        pads = map(_PADDING.__getitem__, (spans - 4 - lengths).tolist())
+        return b"".join(map(_vector, items, pads)), at + starts
+    out = np.zeros(int(spans.sum()), dtype=np.uint8)
+    out.view("<u4")[starts // 4] = lengths
+    flat = np.frombuffer(b"".join(items), dtype=np.uint8)
+    if len(flat):
+        begins = np.cumsum(lengths) - lengths
+        out[np.repeat(starts + 4 - begins, lengths) + np.arange(len(flat))] = flat
+    return out.tobytes(), at + starts
+
+
+_LONG_ITEMS = 32  # mean item length from which ``byte_vectors`` joins items one by one
+_PADDING = tuple(bytes(n) for n in range(8))
+
+
+def _vector(item: bytes, padding: bytes) -> bytes:
+    return len(item).to_bytes(4, "little") + item + padding
