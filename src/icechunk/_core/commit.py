@@ -146,8 +146,9 @@ async def _write_snapshot(
     infos = {mi.manifest_id: mi for mi in base.manifest_files}
     new_manifests: list[Manifest] = []
     nodes: list[NodeSnapshot] = []
-    for path in sorted(await session.nodes()):
-        node = (await session.nodes())[path]
+    current = await session.nodes()
+    for path in sorted(current):
+        node = current[path]
         if node.array is not None and _array_changed(session, node):
             table = await session.chunk_table(node)
             sizes = split_sizes(
