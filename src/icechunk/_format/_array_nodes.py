@@ -26,10 +26,13 @@ from .snapshot import ArrayNodeData, NodeSnapshot
 
 NODE_DATA_ARRAY = 1
 
+# NodeSnapshot, groups and arrays alike: id@4, path@12, user_data@16, data_type@24,
+# node_data@20 (28 B table); 16 bytes with its padding
+NODE_VTABLE = struct.pack("<7H2x", 14, 28, 4, 12, 16, 24, 20)
+
 _VTABLES = b"".join(
     (
-        # NodeSnapshot: id@4, path@12, user_data@16, data_type@24, node_data@20 (28 B table)
-        struct.pack("<7H2x", 14, 28, 4, 12, 16, 24, 20),  # at 0
+        NODE_VTABLE,  # at 0
         struct.pack("<5H2x", 10, 16, 4, 8, 12),  # at 16: ArrayNodeData with dimension names
         struct.pack("<5H2x", 10, 16, 4, 0, 12),  # at 28: ArrayNodeData without
         struct.pack("<4H", 8, 20, 4, 16),  # at 40: ManifestRef, object_id@4, extents@16

@@ -11,7 +11,7 @@ import msgpack
 import numpy as np
 
 from . import _fbwrite as w
-from ._array_nodes import NODE_DATA_ARRAY, arrays_block
+from ._array_nodes import NODE_DATA_ARRAY, NODE_VTABLE, arrays_block
 from ._fb import Table, read_root, required
 from .ids import ID8_SIZE, ID12_SIZE
 from .snapshot import (
@@ -68,7 +68,7 @@ def _metadata(builder: flatbuffers.Builder, metadata: Mapping[str, Any]) -> int:
 # the path strings, then each distinct user_data vector once (groups' metadata often repeat),
 # so that every uoffset points forward.
 #   node table: soffset | id@4 (8 B) | path@12 | user_data@16 | node_data@20 | data_type@24
-_GROUP_VTABLES = struct.pack("<7H", 14, 28, 4, 12, 16, 24, 20) + b"\0\0" + struct.pack("<2H", 4, 4)
+_GROUP_VTABLES = NODE_VTABLE + struct.pack("<2H", 4, 4)
 _EMPTY_VTABLE_POS = 16
 _GROUP_NODE = np.dtype(  # node table (28 B) + empty GroupNodeData (4 B)
     [
