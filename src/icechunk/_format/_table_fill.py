@@ -10,9 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._exceptions import FormatError
-from .manifest import ChunkRefTable
-
-_COPIED = ("coords", "kind", "chunk_id", "offset", "length", "checksum", "last_modified")
+from .manifest import JOINED_COLUMNS, ChunkRefTable, recode_strings
 
 
 class TableFill:
@@ -21,7 +19,7 @@ class TableFill:
     def __init__(self, first: ChunkRefTable, n: int) -> None:
         self._columns = {
             name: np.empty((n, *getattr(first, name).shape[1:]), getattr(first, name).dtype)
-            for name in _COPIED
+            for name in JOINED_COLUMNS
         }
         self._inline_start = np.empty(n, dtype=np.int64)
         self._location_index = np.empty(n, dtype=np.int32)
@@ -40,8 +38,10 @@ class TableFill:
             raise FormatError("chunk refs of one array have indices of different lengths")
         for name, column in self._columns.items():
             column[rows] = getattr(block, name)
-        self._location_index[rows] = _recoded(block.location_index, block.locations, self._locations)
-        self._etag_index[rows] = _recoded(block.etag_index, block.etags, self._etags)
+        self._location_index[rows] = recode_strings(
+            block.location_index, block.locations, self._locations
+        )
+        self._etag_index[rows] = recode_strings(block.etag_index, block.etags, self._etags)
         np.add(block.inline_start, self._inline_size, out=self._inline_start[rows])
         self._inline.append(block.inline_data)
         self._inline_size += len(block.inline_data)
@@ -58,9 +58,3 @@ class TableFill:
             inline_start=self._inline_start,
             inline_data=b"".join(self._inline),
         )
-
-
-def _recoded(index: np.ndarray, strings: tuple[str, ...], codes: dict[str, int]) -> np.ndarray:
-    """``index`` (into ``strings``, -1: none) as indices into the growing table ``codes``."""
-    recode = np.array([codes.setdefault(s, len(codes)) for s in strings] + [-1], dtype=np.int32)
-    return recode[index]  # -1 picks the appended -1

@@ -381,6 +381,9 @@ class ChunkRefTable:
         return sum(a.nbytes for a in arrays) + strings + len(self.inline_data)
 
 
+# the columns that joining tables copies as they are (strings and inline starts are recoded)
+JOINED_COLUMNS = ("coords", "kind", "chunk_id", "offset", "length", "checksum", "last_modified")
+
 # every per-row column besides ``coords`` and ``kind``
 _ROW_COLUMNS = (
     "chunk_id",
@@ -481,10 +484,7 @@ def concat_tables(tables: list[ChunkRefTable]) -> ChunkRefTable:
     locations, loc_index = _merged_tables(tables, "locations", "loc_index")
     etags, etag_index = _merged_tables(tables, "etags", "etag_rows")
     shift = np.cumsum([0] + [len(t.inline_data) for t in tables[:-1]])
-    columns = {
-        name: np.concatenate([getattr(t, name) for t in tables])
-        for name in ("coords", "kind", "chunk_id", "offset", "length", "checksum", "last_modified")
-    }
+    columns = {name: np.concatenate([getattr(t, name) for t in tables]) for name in JOINED_COLUMNS}
     return ChunkRefTable(
         **columns,
         location_index=loc_index,
@@ -501,13 +501,17 @@ def _merged_tables(
 ) -> tuple[tuple[str, ...], np.ndarray]:
     """One string table for all ``tables`` and every row's index into it."""
     merged: dict[str, int] = {}
-    parts = []
-    for t in tables:
-        own: tuple[str, ...] = getattr(t, strings)
-        remap = np.array([merged.setdefault(s, len(merged)) for s in own] + [-1], dtype=np.int32)
-        rows: np.ndarray = getattr(t, index)
-        parts.append(remap[np.where(rows >= 0, rows, len(own))])
+    parts = [recode_strings(getattr(t, index), getattr(t, strings), merged) for t in tables]
     return tuple(merged), np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+
+
+def recode_strings(
+    index: np.ndarray, strings: tuple[str, ...], codes: dict[str, int]
+) -> np.ndarray:
+    """``index`` (into ``strings``; -1: none) as indices into ``codes``, a string table that
+    grows with the strings it did not hold yet."""
+    recode = np.array([codes.setdefault(s, len(codes)) for s in strings] + [-1], dtype=np.int32)
+    return recode[index]  # -1 picks the appended -1
 
 
 @dataclass(frozen=True, eq=False)
