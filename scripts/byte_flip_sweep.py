@@ -139,7 +139,7 @@ def chosen_files(path: Path, ids: dict[str, str]) -> dict[str, Path]:
     """The snapshot and transaction log of the second commit, its largest manifest, and the
     first native chunk object that manifest points to."""
     import icechunk
-    from icechunk._format._codec_manifest import decode_manifest
+    from icechunk._format._manifest_decode import decode_manifest
     from icechunk._format.header import FileType, decode_file
     from icechunk._format.ids import encode_id
     from icechunk._format.manifest import NativeChunk

@@ -27,7 +27,8 @@ from ._exceptions import (
     UnsupportedSpecVersionError,
     error_context,
 )
-from ._format._codec_manifest import decode_manifest, encode_manifest
+from ._format._codec_manifest import encode_manifest
+from ._format._manifest_decode import decode_manifest, open_manifest
 from ._format._codec_snapshot import decode_snapshot, decode_snapshot_header, encode_snapshot
 from ._format._codec_transaction_log import decode_transaction_log, encode_transaction_log
 from ._format._payloads import chunk_checksum
@@ -318,7 +319,11 @@ class AssetManager:
                     f"manifest {name} is missing from the repository; it may have been garbage "
                     "collected or the repository is damaged"
                 ) from None
-            return _decode(raw, FileType.MANIFEST, decode_manifest, f"manifest {name}")
+            what = f"manifest {name}"
+            # a checksummed file is known intact: its tables can be decoded when first used
+            if file_has_checksum(raw):
+                return _decode(raw, FileType.MANIFEST, lambda b: open_manifest(b, what), what)
+            return _decode(raw, FileType.MANIFEST, decode_manifest, what)
 
         with error_context("fetch_manifest", manifest_id=encode_id(manifest_id)):
             return await self._manifests.get_or_fetch(manifest_id, load)

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from icechunk._exceptions import FormatError
-from icechunk._format._codec_manifest import decode_manifest, encode_manifest
+from icechunk._format._codec_manifest import encode_manifest
+from icechunk._format._manifest_decode import decode_manifest
 from icechunk._format._codec_snapshot import decode_snapshot
 from icechunk._format.header import FileType, decode_file
 from icechunk._format.ids import decode_id, encode_id
@@ -84,9 +85,9 @@ def test_refs_decoded_in_blocks_give_the_same_table(
     block: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Big ref vectors are decoded block by block (bounded temporaries), then joined."""
-    from icechunk._format import _codec_manifest
+    from icechunk._format import _manifest_decode
 
-    monkeypatch.setattr(_codec_manifest, "_DECODE_BLOCK", block)
+    monkeypatch.setattr(_manifest_decode, "_DECODE_BLOCK", block)
     m = Manifest(b"M" * 12, {b"n" * 8: MIXED})
     out = roundtrip(m)
     assert manifests_equal(m, out)

@@ -180,11 +180,9 @@ class SessionCore:
         for mref in node.array.manifests:
             if in_extents(coords, mref.extents):
                 manifest = await self.assets.fetch_manifest(mref.manifest_id)
-                table = manifest.arrays.get(node.node_id)
-                if table is not None:
-                    payload = table.lookup(coords)
-                    if payload is not None:
-                        return payload
+                payload = manifest.lookup(node.node_id, coords)
+                if payload is not None:
+                    return payload
         return None
 
     async def chunk_table(self, node: NodeSnapshot) -> ChunkRefTable:

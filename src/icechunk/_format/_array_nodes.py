@@ -15,14 +15,15 @@ vectors); then the path strings; then each distinct dimension name once; then ea
 from __future__ import annotations
 
 import functools
-import itertools
 import struct
 from collections.abc import Iterator, Sequence
+from itertools import chain
+from operator import attrgetter, itemgetter
 
 import numpy as np
 
 from ._fbwrite import byte_vectors
-from .snapshot import ArrayNodeData, NodeSnapshot
+from .snapshot import ArrayNodeData, ManifestRef, NodeSnapshot
 
 NODE_DATA_ARRAY = 1
 
@@ -48,32 +49,43 @@ Kind = tuple[int, bool, tuple[int, ...]]  # rank, named dimensions, extents per 
 def arrays_block(nodes: Sequence[NodeSnapshot]) -> tuple[bytes, np.ndarray]:
     """The block holding ``nodes`` (arrays), a multiple of 8 bytes long, and the position of
     each node table in it; the block must be placed at an 8-byte aligned position."""
-    arrays = [_array(node) for node in nodes]
+    n = len(nodes)
+    arrays: list[ArrayNodeData] = list(map(_ARRAY, nodes))
+    kind_keys = zip(
+        map(len, map(_SHAPE, arrays)),
+        map(_is_not_none, map(_NAMES, arrays)),
+        map(_extent_counts, map(_MANIFESTS, arrays)),
+    )
     kinds: dict[Kind, list[int]] = {}
-    for i, array in enumerate(arrays):
-        kind = (len(array.shape), array.dimension_names is not None, _extents(array))
+    for i, kind in enumerate(kind_keys):
         kinds.setdefault(kind, []).append(i)
-    positions = np.zeros(len(nodes), dtype=np.int64)
+    positions = np.zeros(n, dtype=np.int64)
     at = len(_VTABLES)
     for kind, rows in kinds.items():
         size = _record(*kind).itemsize
         positions[rows] = at + size * np.arange(len(rows), dtype=np.int64)
         at += size * len(rows)
-    paths, path_pos = byte_vectors([n.path.encode("utf-8") for n in nodes], at, nul=True)
+    paths, path_pos = byte_vectors(list(map(str.encode, map(_PATH, nodes))), at, nul=True)
     at += len(paths)
-    distinct_names = dict.fromkeys(
-        name for a in arrays for name in a.dimension_names or () if name is not None
-    )
-    names, names_pos = byte_vectors([n.encode("utf-8") for n in distinct_names], at, nul=True)
+    distinct_names = dict.fromkeys(chain.from_iterable(filter(None, map(_NAMES, arrays))))
+    distinct_names.pop(None, None)
+    names, names_pos = byte_vectors(list(map(str.encode, distinct_names)), at, nul=True)
     name_pos: dict[str | None, int] = dict(zip(distinct_names, names_pos.tolist()))
+    name_pos[None] = -1
     at += len(names)
-    datas = [bytes(node.user_data) for node in nodes]
+    datas = list(map(bytes, map(_USER_DATA, nodes)))
     distinct_data = {d: i for i, d in enumerate(dict.fromkeys(datas))}
     data_bytes, data_pos = byte_vectors(list(distinct_data), at)
-    data_of = data_pos[[distinct_data[d] for d in datas]]
+    data_of = data_pos[np.fromiter(map(distinct_data.__getitem__, datas), np.int64, count=n)]
     records = [
         _records(
-            kind, [nodes[i] for i in rows], positions[rows], path_pos[rows], data_of[rows], name_pos
+            kind,
+            [nodes[i] for i in rows],
+            [arrays[i] for i in rows],
+            positions[rows],
+            path_pos[rows],
+            data_of[rows],
+            name_pos,
         )
         for kind, rows in kinds.items()
     ]
@@ -81,13 +93,24 @@ def arrays_block(nodes: Sequence[NodeSnapshot]) -> tuple[bytes, np.ndarray]:
     return block + bytes(-len(block) % 8), positions
 
 
-def _array(node: NodeSnapshot) -> ArrayNodeData:
-    assert node.array is not None
-    return node.array
+_ARRAY = attrgetter("array")
+_PATH = attrgetter("path")
+_USER_DATA = attrgetter("user_data")
+_NODE_ID = attrgetter("node_id")
+_SHAPE = attrgetter("shape")
+_NAMES = attrgetter("dimension_names")
+_MANIFESTS = attrgetter("manifests")
+_MANIFEST_ID = attrgetter("manifest_id")
+_EXTENTS = attrgetter("extents")
+_LENGTHS = attrgetter("array_length", "chunk_length")
 
 
-def _extents(array: ArrayNodeData) -> tuple[int, ...]:
-    return tuple(len(ref.extents) for ref in array.manifests)
+def _is_not_none(value: object) -> bool:
+    return value is not None
+
+
+def _extent_counts(manifests: tuple[ManifestRef, ...]) -> tuple[int, ...]:
+    return tuple(map(len, map(_EXTENTS, manifests))) if manifests else ()
 
 
 @functools.lru_cache(maxsize=256)
@@ -152,19 +175,21 @@ def _record(ndim: int, named: bool, extents: tuple[int, ...]) -> np.dtype[np.voi
 def _records(
     kind: Kind,
     nodes: list[NodeSnapshot],
+    arrays: list[ArrayNodeData],
     p: np.ndarray,
     path_pos: np.ndarray,
     data_pos: np.ndarray,
     name_pos: dict[str | None, int],
 ) -> bytes:
-    """The records of ``nodes`` (all of ``kind``) placed at block positions ``p``."""
+    """The records of ``nodes`` (all of ``kind``, with their ``arrays``) placed at block
+    positions ``p``."""
     ndim, named, extents = kind
-    arrays = [_array(node) for node in nodes]
-    rec = np.zeros(len(nodes), dtype=_record(*kind))
+    n = len(nodes)
+    rec = np.zeros(n, dtype=_record(*kind))
     offsets = rec.dtype.fields
     assert offsets is not None
     rec["soffset"] = p - _NODE_VT
-    rec["id"] = np.frombuffer(b"".join([node.node_id for node in nodes]), dtype="V8")
+    rec["id"] = np.frombuffer(b"".join(map(_NODE_ID, nodes)), dtype="V8")
     rec["path"] = path_pos - (p + 12)
     rec["user_data"] = data_pos - (p + 16)
     rec["node_data"] = 8  # the ArrayNodeData table follows the node table
@@ -173,19 +198,18 @@ def _records(
     rec["shape_field"] = 44 - 32
     rec["shape_len"] = ndim
     if ndim:
-        rec["shape"] = _flat(
-            ((d.array_length, d.chunk_length) for a in arrays for d in a.shape), np.uint64
-        ).reshape(len(nodes), ndim, 2)
+        dims = chain.from_iterable(map(_SHAPE, arrays))
+        rec["shape"] = _flat(map(_LENGTHS, dims), np.uint64).reshape(n, ndim, 2)
     if named:
         names_at = offsets["names_len"][1]
         rec["names_field"] = names_at - 36
         rec["names_len"] = ndim
         rec["names_slots"] = 4 * ndim + 4 * np.arange(ndim)  # slot k -> table k
         tables = p[:, None] + (names_at + 4 + 4 * ndim) + 8 * np.arange(ndim)
-        given = [name for a in arrays for name in a.dimension_names or ()]
-        absent = np.fromiter(map(_is_none, given), dtype=bool, count=len(given))
-        at = np.fromiter(map(name_pos.get, given, _ZEROS), dtype=np.int64, count=len(given))
-        absent, at = absent.reshape(len(nodes), ndim), at.reshape(len(nodes), ndim)
+        given = chain.from_iterable(map(_NAMES, arrays))
+        at = np.fromiter(map(name_pos.__getitem__, given), np.int64, count=n * ndim)
+        absent = (at < 0).reshape(n, ndim)
+        at = at.reshape(n, ndim)
         rec["names"]["soffset"] = tables - np.where(absent, _NO_NAME_VT, _NAME_VT)
         rec["names"]["name"] = np.where(absent, 0, at - (tables + 4))
     manifests_at = offsets["manifests_len"][1]
@@ -195,27 +219,20 @@ def _records(
     if m:
         rec["refs_slots"] = 4 * m + 16 * np.arange(m)  # slot j -> table j
         refs = p[:, None] + (manifests_at + 4 + 4 * m) + 20 * np.arange(m)
-        ids = b"".join([ref.manifest_id for a in arrays for ref in a.manifests])
+        manifests = list(map(_MANIFESTS, arrays))
+        ids = b"".join(map(_MANIFEST_ID, chain.from_iterable(manifests)))
         rec["refs"]["soffset"] = refs - _MREF_VT
-        rec["refs"]["id"] = np.frombuffer(ids, dtype="V12").reshape(len(nodes), m)
+        rec["refs"]["id"] = np.frombuffer(ids, dtype="V12").reshape(n, m)
         ext_at = np.array([offsets[f"extents{j}_len"][1] for j in range(m)], dtype=np.int64)
         rec["refs"]["extents"] = (p[:, None] + ext_at) - (refs + 16)
         for j, count in enumerate(extents):
             rec[f"extents{j}_len"] = count
             if count:
-                rec[f"extents{j}"] = _flat(
-                    (r for a in arrays for r in a.manifests[j].extents), np.uint32
-                ).reshape(len(nodes), count, 2)
+                ranges = chain.from_iterable(map(_EXTENTS, map(itemgetter(j), manifests)))
+                rec[f"extents{j}"] = _flat(ranges, np.uint32).reshape(n, count, 2)
     return rec.tobytes()
 
 
 def _flat(pairs: Iterator[tuple[int, int]], dtype: type) -> np.ndarray:
     """The numbers of ``pairs``, flattened into an array."""
-    return np.fromiter(itertools.chain.from_iterable(pairs), dtype=dtype)
-
-
-def _is_none(value: object) -> bool:
-    return value is None
-
-
-_ZEROS = itertools.repeat(0)
+    return np.fromiter(chain.from_iterable(pairs), dtype=dtype)

@@ -1,9 +1,9 @@
 """Flatbuffers encoding of manifests (schema ``manifest.fbs``), vectorized over chunk refs.
 
-Manifests can hold millions of refs, so neither direction goes through per-ref builder or
-accessor objects. The encoder lays the buffer out front to back (every uoffset points forward,
-which flatbuffers allows) and scatters each column into it with numpy; all vtables sit at the
-start of the buffer. The decoder gathers each ChunkRef field for all rows of an array at once.
+Manifests can hold millions of refs, so the encoder goes through no per-ref builder calls: it
+lays the buffer out front to back (every uoffset points forward, which flatbuffers allows) and
+scatters each column into it with numpy; all vtables sit at the start of the buffer. Decoding
+is in :mod:`._manifest_decode`.
 """
 
 from __future__ import annotations
@@ -14,20 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._exceptions import FormatError
-from ._fb import Buffer, Table, decoding, required
-from ._fbvec import Gather, TableFields
-from ._table_fill import TableFill
-from .ids import ID8_SIZE, ID12_SIZE
-from .manifest import ChunkRefTable, Manifest, RefKind, intern_strings
-
-# ChunkRef slots, in schema field order; _CHECKSUM is ours, beyond spec v1 (see manifest.py).
-_INDEX, _INLINE, _OFFSET, _LENGTH, _CHUNK_ID, _LOCATION, _ETAG, _LAST_MODIFIED = range(8)
-_CHECKSUM = 8
-_NUM_REF_SLOTS = 9
-
-_U16 = struct.Struct("<H")
-_U32 = struct.Struct("<I")
+from ._fbvec import copy_spans
+from .manifest import ChunkRefTable, Manifest, RefKind
 
 # --- encoding ------------------------------------------------------------------------------
 #
@@ -98,40 +86,6 @@ def _utf8_table(values: Sequence[str]) -> tuple[bytes, np.ndarray, np.ndarray]:
     return b"".join(encoded), np.cumsum(lens) - lens, lens
 
 
-_GATHER_BYTES = 1 << 22  # bytes copied per step by ``_copy_spans`` (bounds its index arrays)
-_LONG_SPANS = 24  # mean span length from which ``_copy_spans`` copies span by span
-
-
-def _copy_spans(
-    dst: np.ndarray, dst_pos: np.ndarray, src: np.ndarray, src_pos: np.ndarray, lens: np.ndarray
-) -> None:
-    """Copy ``lens[i]`` bytes from ``src[src_pos[i]:]`` to ``dst[dst_pos[i]:]`` for every i."""
-    total = int(lens.sum()) if len(lens) else 0
-    if not total:
-        return
-    if total >= _LONG_SPANS * len(lens):  # long spans: one slice copy each beats index arrays
-        out, source = dst.data.cast("B"), src.data.cast("B")
-        for d, s, n in zip(dst_pos.tolist(), src_pos.tolist(), lens.tolist()):
-            out[d : d + n] = source[s : s + n]
-        return
-    ends = np.cumsum(lens)
-    first = 0
-    while first < len(lens):
-        done = int(ends[first - 1]) if first else 0
-        last = int(np.searchsorted(ends, done + _GATHER_BYTES, side="right"))
-        last = max(last, first + 1)
-        part = slice(first, last)
-        n = lens[part]
-        if n[0] == n.min() == n.max():  # spans of one length (fixed-size inline chunks)
-            width = np.arange(int(n[0]), dtype=np.int64)
-            dst[dst_pos[part][:, None] + width] = src[src_pos[part][:, None] + width]
-        else:
-            count = int(n.sum())
-            within = np.arange(count, dtype=np.int64) - np.repeat(np.cumsum(n) - n, n)
-            dst[np.repeat(dst_pos[part], n) + within] = src[np.repeat(src_pos[part], n) + within]
-        first = last
-
-
 @dataclass
 class _Out:
     """The output buffer with aligned word views for scattering columns."""
@@ -156,7 +110,7 @@ class _Out:
     def put_spans(self, pos: np.ndarray, src: bytes, src_pos: np.ndarray, lens: np.ndarray) -> None:
         """Write ``len`` as u32 at each ``pos`` followed by that many bytes of ``src``."""
         self.put_u32(pos, lens)
-        _copy_spans(self.u8, pos + 4, np.frombuffer(src, dtype=np.uint8), src_pos, lens)
+        copy_spans(self.u8, pos + 4, np.frombuffer(src, dtype=np.uint8), src_pos, lens)
 
 
 def _blob_span(lens: np.ndarray, nul: bool) -> np.ndarray:
@@ -355,148 +309,3 @@ def _write_offsets(out: _Out, vec: int, targets: np.ndarray) -> None:
     out.put_u32(np.asarray([vec]), len(targets))
     slots = vec + 4 + 4 * np.arange(len(targets), dtype=np.int64)
     out.put_u32(slots, targets - slots)
-
-
-# --- decoding ------------------------------------------------------------------------------
-
-
-_DECODE_BLOCK = 1 << 16  # refs decoded at a time: bounds the decode's temporary arrays
-
-
-def _decode_refs(g: Gather, refs_vec: int) -> ChunkRefTable:
-    vec = np.asarray([refs_vec], dtype=np.int64)
-    n = int(g.vector_len(vec, 4)[0])
-    tables = g.tables(refs_vec, n)
-    if n <= _DECODE_BLOCK:
-        return _decode_tables(g, tables)
-    # blocks of refs keep the temporaries small and reused: on a fresh process most of a
-    # big decode's time is otherwise spent faulting in new memory pages
-    fill = TableFill(_decode_tables(g, tables[:_DECODE_BLOCK]), n)
-    for start in range(_DECODE_BLOCK, n, _DECODE_BLOCK):
-        fill.add(_decode_tables(g, tables[start : start + _DECODE_BLOCK]))
-    return fill.table()
-
-
-def _decode_tables(g: Gather, tables: np.ndarray) -> ChunkRefTable:
-    """The chunk refs whose tables are at ``tables``."""
-    n = len(tables)
-    f = TableFields(g, tables, _NUM_REF_SLOTS)
-    if not f.present(_INDEX).all():
-        raise FormatError("required field 'ChunkRef.index' is missing")
-    index_vec = g.deref(f.pos[_INDEX])
-    dims = g.vector_len(index_vec, 4)
-    ndim = int(dims[0]) if n else 0
-    if n and (dims != ndim).any():
-        raise FormatError("chunk refs of one array have indices of different lengths")
-    coords = (
-        g.raw(index_vec + 4, 4 * ndim).view("<u4").reshape(n, ndim)
-        if ndim
-        else np.zeros((n, 0), dtype=np.uint32)
-    )
-    return _table_from_fields(g, f, n, coords.astype(np.uint32, copy=False))
-
-
-def _strings(
-    g: Gather, n: int, rows: np.ndarray, pos: np.ndarray
-) -> tuple[tuple[str, ...], np.ndarray]:
-    """The distinct strings at ``pos`` (one per row in ``rows``) and each row's index (-1: none)."""
-    index = np.full(n, -1, dtype=np.int32)
-    if not len(rows):
-        return (), index
-    distinct, inverse = np.unique(pos, return_inverse=True)
-    strings = [b.decode("utf-8") for b in g.blobs(distinct)]
-    table, codes = intern_strings(strings)  # equal strings written more than once
-    index[rows] = codes[np.asarray(inverse).reshape(-1)]
-    return table, index  # type: ignore[return-value]
-
-
-def _inline(
-    g: Gather, n: int, rows: np.ndarray, pos: np.ndarray
-) -> tuple[bytes, np.ndarray, np.ndarray]:
-    """Inline payloads gathered into one buffer, each row's start in it, and their lengths."""
-    lens = g.vector_len(pos, 1)
-    starts = np.zeros(n, dtype=np.int64)
-    offsets = np.cumsum(lens) - lens
-    starts[rows] = offsets
-    buf = np.zeros(int(lens.sum()), dtype=np.uint8)
-    _copy_spans(buf, offsets, g.u8, pos + 4, lens)
-    return buf.tobytes(), starts, lens
-
-
-def _table_from_fields(g: Gather, f: TableFields, n: int, coords: np.ndarray) -> ChunkRefTable:
-    kind = np.full(n, 255, dtype=np.uint8)
-    inline_rows = np.flatnonzero(f.present(_INLINE))
-    native_rows = np.flatnonzero(f.present(_CHUNK_ID) & ~f.present(_INLINE))
-    virtual_rows = np.flatnonzero(
-        f.present(_LOCATION) & ~f.present(_INLINE) & ~f.present(_CHUNK_ID)
-    )
-    kind[inline_rows], kind[native_rows], kind[virtual_rows] = (
-        RefKind.INLINE,
-        RefKind.NATIVE,
-        RefKind.VIRTUAL,
-    )
-    if (kind == 255).any():
-        raise FormatError("a chunk ref has none of inline data, chunk id or location")
-    offset = np.zeros(n, dtype=np.uint64)
-    length = np.zeros(n, dtype=np.uint64)
-    for slot, col in ((_OFFSET, offset), (_LENGTH, length)):
-        rows = np.flatnonzero(f.present(slot))
-        col[rows] = g.u64(f.pos[slot][rows])
-    inline_pos = g.deref(f.pos[_INLINE][inline_rows])
-    inline_data, inline_start, length[inline_rows] = _inline(g, n, inline_rows, inline_pos)
-    chunk_id = np.zeros((n, ID12_SIZE), dtype=np.uint8)
-    chunk_id[native_rows] = g.raw(f.pos[_CHUNK_ID][native_rows], ID12_SIZE)
-    locations, location_index = _strings(
-        g, n, virtual_rows, g.deref(f.pos[_LOCATION][virtual_rows])
-    )
-    etag_rows = np.flatnonzero(f.present(_ETAG))
-    etags, etag_index = _strings(g, n, etag_rows, g.deref(f.pos[_ETAG][etag_rows]))
-    last_modified = np.zeros(n, dtype=np.uint32)
-    lm_rows = np.flatnonzero(f.present(_LAST_MODIFIED))
-    last_modified[lm_rows] = g.uint(f.pos[_LAST_MODIFIED][lm_rows], 4)
-    checksum = np.full(n, -1, dtype=np.int64)
-    checksum_rows = native_rows[f.present(_CHECKSUM)[native_rows]]
-    checksum[checksum_rows] = g.uint(f.pos[_CHECKSUM][checksum_rows], 4)
-    return ChunkRefTable(
-        coords=coords,
-        kind=kind,
-        chunk_id=chunk_id,
-        offset=offset,
-        length=length,
-        checksum=checksum,
-        last_modified=last_modified,
-        location_index=location_index,
-        locations=locations,
-        etag_index=etag_index,
-        etags=etags,
-        inline_start=inline_start,
-        inline_data=inline_data,
-    )
-
-
-def _read_manifest(t: Table, g: Gather) -> Manifest:
-    manifest_id = required(t.struct(0, ID12_SIZE), "Manifest.id")
-    arrays: dict[bytes, ChunkRefTable] = {}
-    for a in required(t.tables(1), "Manifest.arrays"):
-        node_id = required(a.struct(0, ID8_SIZE), "ArrayManifest.node_id")
-        refs_field = a.field(1)
-        if not refs_field:
-            raise FormatError("required field 'ArrayManifest.refs' is missing")
-        arrays[node_id] = _decode_refs(g, a.buf.deref(refs_field))
-    return Manifest(manifest_id=manifest_id, arrays=arrays)
-
-
-def decode_manifest(buf: bytes) -> Manifest:
-    """Parse a manifest flatbuffer (no file header).
-
-    An array entry without refs carries no dimensionality on disk; it decodes as an empty
-    table with ``ndim == 0``.
-
-    Raises
-    ------
-    FormatError
-        The buffer is not a valid manifest flatbuffer or lacks a required field.
-    """
-    data = bytes(buf)
-    with decoding("manifest flatbuffer"):
-        return _read_manifest(Buffer(data).root(), Gather(data))

@@ -144,3 +144,37 @@ def _field_positions(tpos: np.ndarray, voff: np.ndarray, inverse: np.ndarray | N
             return tpos + int(voff[0])
         voff = voff[inverse]
     return np.where(voff != 0, tpos + voff, -1)
+
+
+_GATHER_BYTES = 1 << 22  # bytes copied per step by ``copy_spans`` (bounds its index arrays)
+_LONG_SPANS = 24  # mean span length from which ``copy_spans`` copies span by span
+
+
+def copy_spans(
+    dst: np.ndarray, dst_pos: np.ndarray, src: np.ndarray, src_pos: np.ndarray, lens: np.ndarray
+) -> None:
+    """Copy ``lens[i]`` bytes from ``src[src_pos[i]:]`` to ``dst[dst_pos[i]:]`` for every i."""
+    total = int(lens.sum()) if len(lens) else 0
+    if not total:
+        return
+    if total >= _LONG_SPANS * len(lens):  # long spans: one slice copy each beats index arrays
+        out, source = dst.data.cast("B"), src.data.cast("B")
+        for d, s, n in zip(dst_pos.tolist(), src_pos.tolist(), lens.tolist()):
+            out[d : d + n] = source[s : s + n]
+        return
+    ends = np.cumsum(lens)
+    first = 0
+    while first < len(lens):
+        done = int(ends[first - 1]) if first else 0
+        last = int(np.searchsorted(ends, done + _GATHER_BYTES, side="right"))
+        last = max(last, first + 1)
+        part = slice(first, last)
+        n = lens[part]
+        if n[0] == n.min() == n.max():  # spans of one length (fixed-size inline chunks)
+            width = np.arange(int(n[0]), dtype=np.int64)
+            dst[dst_pos[part][:, None] + width] = src[src_pos[part][:, None] + width]
+        else:
+            count = int(n.sum())
+            within = np.arange(count, dtype=np.int64) - np.repeat(np.cumsum(n) - n, n)
+            dst[np.repeat(dst_pos[part], n) + within] = src[np.repeat(src_pos[part], n) + within]
+        first = last

@@ -16,6 +16,7 @@ References without the field (written by upstream, or forks that lost it) are no
 
 from __future__ import annotations
 
+import abc
 import itertools
 import operator
 from collections.abc import Iterable, Mapping, Sequence
@@ -514,6 +515,22 @@ def recode_strings(
     return recode[index]  # -1 picks the appended -1
 
 
+class LazyTables(Mapping[bytes, ChunkRefTable]):
+    """A manifest's tables (by node id) that are decoded when first used.
+
+    :meth:`lookup` may answer a single lookup without decoding a whole table.
+    """
+
+    @property
+    @abc.abstractmethod
+    def num_refs(self) -> int:
+        """The number of refs in all tables, without decoding them."""
+
+    @abc.abstractmethod
+    def lookup(self, node_id: bytes, coords: ChunkCoords) -> ChunkPayload | None:
+        """The reference at ``coords`` of array ``node_id``, or None."""
+
+
 @dataclass(frozen=True, eq=False)
 class Manifest:
     """A manifest file: chunk reference tables keyed by 8-byte node id."""
@@ -523,4 +540,13 @@ class Manifest:
 
     @property
     def num_chunk_refs(self) -> int:
+        if isinstance(self.arrays, LazyTables):
+            return self.arrays.num_refs
         return sum(len(t) for t in self.arrays.values())
+
+    def lookup(self, node_id: bytes, coords: ChunkCoords) -> ChunkPayload | None:
+        """The reference at ``coords`` of array ``node_id``, or None."""
+        if isinstance(self.arrays, LazyTables):
+            return self.arrays.lookup(node_id, coords)
+        table = self.arrays.get(node_id)
+        return None if table is None else table.lookup(coords)

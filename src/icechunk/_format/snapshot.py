@@ -10,7 +10,7 @@ from .._exceptions import FormatError
 from ._zarr_json import check_zarr_json
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DimensionShape:
     """Length of one array dimension and of its chunks along it."""
 
@@ -18,7 +18,7 @@ class DimensionShape:
     chunk_length: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ManifestRef:
     """A manifest holding refs of an array, with the chunk index range it covers per dimension.
 
@@ -29,7 +29,7 @@ class ManifestRef:
     extents: tuple[tuple[int, int], ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ArrayNodeData:
     """What the snapshot records of an array beyond its zarr metadata."""
 
@@ -38,7 +38,7 @@ class ArrayNodeData:
     manifests: tuple[ManifestRef, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NodeSnapshot:
     """A group (``array is None``) or an array at an absolute path (``/``, ``/a/b``)."""
 
@@ -52,7 +52,7 @@ class NodeSnapshot:
         return self.array is not None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ManifestFileInfo:
     """A manifest file the snapshot points to."""
 
@@ -61,7 +61,7 @@ class ManifestFileInfo:
     num_chunk_refs: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """A commit: its nodes sorted by path, message, metadata and manifests.
 
@@ -77,7 +77,7 @@ class Snapshot:
     manifest_files: tuple[ManifestFileInfo, ...] = field(default=())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SnapshotHeader:
     """A snapshot without its nodes: what history walks need, cheaper to decode."""
 
