@@ -10,6 +10,7 @@ import threading
 from array import array
 from collections.abc import Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,8 @@ from ._format.manifest import (
 )
 from ._format.snapshot import DimensionShape
 from ._format.transaction_log import TransactionLog
+
+_FIRST = itemgetter(0)  # the node id of a new node's (id, data) entry
 
 
 @dataclass(frozen=True)
@@ -290,9 +293,11 @@ class ChangeSet:
         )
 
     def new_node_ids(self) -> set[bytes]:
-        return {nid for nid, _ in self.new_groups.values()} | {
-            nid for nid, _ in self.new_arrays.values()
-        }
+        return {*self._new_ids(self.new_groups), *self._new_ids(self.new_arrays)}
+
+    @staticmethod
+    def _new_ids(new: dict[str, tuple[bytes, Any]]) -> Iterator[bytes]:
+        return map(_FIRST, new.values())
 
     def is_new(self, node_id: bytes) -> bool:
         return node_id in self.new_node_ids()
@@ -356,12 +361,14 @@ class ChangeSet:
 
     def to_transaction_log(self, snapshot_id: bytes) -> TransactionLog:
         """The transaction log recording these changes as commit ``snapshot_id``."""
-        new_ids = self.new_node_ids()
+        new_groups = frozenset(self._new_ids(self.new_groups))
+        new_arrays = frozenset(self._new_ids(self.new_arrays))
+        new_ids = new_groups | new_arrays
         deleted = set(self.deleted_groups.values()) | set(self.deleted_arrays.values())
         return TransactionLog(
             snapshot_id=snapshot_id,
-            new_groups=frozenset(nid for nid, _ in self.new_groups.values()),
-            new_arrays=frozenset(nid for nid, _ in self.new_arrays.values()),
+            new_groups=new_groups,
+            new_arrays=new_arrays,
             deleted_groups=frozenset(self.deleted_groups.values()) - new_ids,
             deleted_arrays=frozenset(self.deleted_arrays.values()) - new_ids,
             updated_groups=frozenset(self.updated_groups) - new_ids - deleted,

@@ -11,6 +11,8 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import replace
+from itertools import chain
+from operator import attrgetter
 from typing import Any
 
 from .. import _refs
@@ -147,9 +149,10 @@ async def _write_snapshot(
     new_manifests: list[Manifest] = []
     nodes: list[NodeSnapshot] = []
     current = await session.nodes()
+    changed = _changed_arrays(session)
     for path in sorted(current):
         node = current[path]
-        if node.array is not None and _array_changed(session, node):
+        if node.array is not None and (changed is None or node.node_id in changed):
             table = await session.chunk_table(node)
             sizes = split_sizes(
                 session.splitting, path, node.array.dimension_names, len(node.array.shape)
@@ -175,7 +178,8 @@ async def _write_snapshot(
         infos[manifest.manifest_id] = ManifestFileInfo(
             manifest.manifest_id, size, manifest.num_chunk_refs
         )
-    used = {m.manifest_id for n in nodes if n.array for m in n.array.manifests}
+    arrays = filter(None, map(_ARRAY, nodes))
+    used = set(map(_MANIFEST_ID, chain.from_iterable(map(_MANIFESTS, arrays))))
     all_metadata = {**session.default_commit_metadata, **(metadata or {})}
     snapshot = Snapshot(
         snapshot_id=snapshot_id,
@@ -196,10 +200,14 @@ async def _write_snapshot(
     return snapshot
 
 
-def _array_changed(session: SessionCore, node: NodeSnapshot) -> bool:
+_ARRAY = attrgetter("array")
+_MANIFESTS = attrgetter("manifests")
+_MANIFEST_ID = attrgetter("manifest_id")
+
+
+def _changed_arrays(session: SessionCore) -> set[bytes] | None:
+    """The ids of the arrays whose manifests the commit writes (None: every array)."""
+    if session.rewrite_manifests:
+        return None
     cs = session.change_set
-    return (
-        session.rewrite_manifests
-        or bool(cs.chunks.get(node.node_id))
-        or node.node_id in cs.updated_arrays
-    )
+    return {node_id for node_id, chunks in cs.chunks.items() if chunks} | set(cs.updated_arrays)

@@ -15,14 +15,15 @@ vectors); then the path strings; then each distinct dimension name once; then ea
 from __future__ import annotations
 
 import functools
+import itertools
 import struct
 from collections.abc import Iterator, Sequence
-from itertools import chain
-from operator import attrgetter, itemgetter
+from itertools import chain, repeat
+from operator import attrgetter, is_not, itemgetter
 
 import numpy as np
 
-from ._fbwrite import byte_vectors
+from ._fbwrite import byte_vectors, string_vectors
 from .snapshot import ArrayNodeData, ManifestRef, NodeSnapshot
 
 NODE_DATA_ARRAY = 1
@@ -51,25 +52,18 @@ def arrays_block(nodes: Sequence[NodeSnapshot]) -> tuple[bytes, np.ndarray]:
     each node table in it; the block must be placed at an 8-byte aligned position."""
     n = len(nodes)
     arrays: list[ArrayNodeData] = list(map(_ARRAY, nodes))
-    kind_keys = zip(
-        map(len, map(_SHAPE, arrays)),
-        map(_is_not_none, map(_NAMES, arrays)),
-        map(_extent_counts, map(_MANIFESTS, arrays)),
-    )
-    kinds: dict[Kind, list[int]] = {}
-    for i, kind in enumerate(kind_keys):
-        kinds.setdefault(kind, []).append(i)
+    kinds = _kinds(arrays)
     positions = np.zeros(n, dtype=np.int64)
     at = len(_VTABLES)
     for kind, rows in kinds.items():
         size = _record(*kind).itemsize
         positions[rows] = at + size * np.arange(len(rows), dtype=np.int64)
         at += size * len(rows)
-    paths, path_pos = byte_vectors(list(map(str.encode, map(_PATH, nodes))), at, nul=True)
+    paths, path_pos = string_vectors(list(map(_PATH, nodes)), at)
     at += len(paths)
     distinct_names = dict.fromkeys(chain.from_iterable(filter(None, map(_NAMES, arrays))))
     distinct_names.pop(None, None)
-    names, names_pos = byte_vectors(list(map(str.encode, distinct_names)), at, nul=True)
+    names, names_pos = string_vectors(list(distinct_names), at)
     name_pos: dict[str | None, int] = dict(zip(distinct_names, names_pos.tolist()))
     name_pos[None] = -1
     at += len(names)
@@ -77,11 +71,12 @@ def arrays_block(nodes: Sequence[NodeSnapshot]) -> tuple[bytes, np.ndarray]:
     distinct_data = {d: i for i, d in enumerate(dict.fromkeys(datas))}
     data_bytes, data_pos = byte_vectors(list(distinct_data), at)
     data_of = data_pos[np.fromiter(map(distinct_data.__getitem__, datas), np.int64, count=n)]
+    one_kind = len(kinds) == 1
     records = [
         _records(
             kind,
-            [nodes[i] for i in rows],
-            [arrays[i] for i in rows],
+            list(nodes) if one_kind else list(map(nodes.__getitem__, rows.tolist())),
+            arrays if one_kind else list(map(arrays.__getitem__, rows.tolist())),
             positions[rows],
             path_pos[rows],
             data_of[rows],
@@ -93,6 +88,23 @@ def arrays_block(nodes: Sequence[NodeSnapshot]) -> tuple[bytes, np.ndarray]:
     return block + bytes(-len(block) % 8), positions
 
 
+def _kinds(arrays: list[ArrayNodeData]) -> dict[Kind, np.ndarray]:
+    """The rows of ``arrays`` of each kind, in order."""
+    keys = zip(
+        map(len, map(_SHAPE, arrays)),
+        map(is_not, map(_NAMES, arrays), repeat(None)),
+        map(_extent_counts, map(_MANIFESTS, arrays)),
+    )
+    first_of: dict[Kind, int] = {}  # each kind's code: the row where it first appears
+    codes = np.fromiter(map(first_of.setdefault, keys, itertools.count()), np.int64, count=len(arrays))
+    if len(first_of) == 1:
+        return {kind: np.arange(len(arrays)) for kind in first_of}
+    order = np.argsort(codes, kind="stable")
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    groups = {int(codes[rows[0]]): rows for rows in np.split(order, bounds)}
+    return {kind: groups[code] for kind, code in first_of.items()}
+
+
 _ARRAY = attrgetter("array")
 _PATH = attrgetter("path")
 _USER_DATA = attrgetter("user_data")
@@ -102,11 +114,6 @@ _NAMES = attrgetter("dimension_names")
 _MANIFESTS = attrgetter("manifests")
 _MANIFEST_ID = attrgetter("manifest_id")
 _EXTENTS = attrgetter("extents")
-_LENGTHS = attrgetter("array_length", "chunk_length")
-
-
-def _is_not_none(value: object) -> bool:
-    return value is not None
 
 
 def _extent_counts(manifests: tuple[ManifestRef, ...]) -> tuple[int, ...]:
@@ -198,8 +205,8 @@ def _records(
     rec["shape_field"] = 44 - 32
     rec["shape_len"] = ndim
     if ndim:
-        dims = chain.from_iterable(map(_SHAPE, arrays))
-        rec["shape"] = _flat(map(_LENGTHS, dims), np.uint64).reshape(n, ndim, 2)
+        numbers = chain.from_iterable(chain.from_iterable(map(_SHAPE, arrays)))
+        rec["shape"] = np.fromiter(numbers, np.uint64, count=2 * n * ndim).reshape(n, ndim, 2)
     if named:
         names_at = offsets["names_len"][1]
         rec["names_field"] = names_at - 36

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Mapping
+from itertools import repeat
+from operator import attrgetter, is_not
 from typing import Any
 
 import flatbuffers
@@ -107,17 +109,26 @@ def _groups_block(nodes: list[NodeSnapshot]) -> tuple[bytes, np.ndarray]:
     return b"".join((_GROUP_VTABLES, tables.tobytes(), strings, vectors)), pos
 
 
+_ARRAY = attrgetter("array")
+_PATH = attrgetter("path")
+
+
+def _take(nodes: list[NodeSnapshot], rows: np.ndarray) -> list[NodeSnapshot]:
+    return list(map(nodes.__getitem__, rows.tolist()))
+
+
 def _nodes_vector(builder: flatbuffers.Builder, nodes: list[NodeSnapshot]) -> int:
     """The vector of all nodes (sorted by path): arrays and groups each as one block."""
-    targets = np.zeros(len(nodes), dtype=np.int64)
-    arrays = [i for i, n in enumerate(nodes) if n.array is not None]
-    groups = [i for i, n in enumerate(nodes) if n.array is None]
-    if arrays:
-        block, array_positions = arrays_block([nodes[i] for i in arrays])
+    n = len(nodes)
+    targets = np.zeros(n, dtype=np.int64)
+    is_array = np.fromiter(map(is_not, map(_ARRAY, nodes), repeat(None)), bool, count=n)
+    arrays, groups = np.flatnonzero(is_array), np.flatnonzero(~is_array)
+    if len(arrays):
+        block, array_positions = arrays_block(nodes if len(arrays) == n else _take(nodes, arrays))
         start = w.prepend_block(builder, block, 8)
         targets[arrays] = start - array_positions
-    if groups:
-        block, positions = _groups_block([nodes[i] for i in groups])
+    if len(groups):
+        block, positions = _groups_block(nodes if len(groups) == n else _take(nodes, groups))
         start = w.prepend_block(builder, block, 4)
         targets[groups] = start - positions
     return w.uoffsets_vector(builder, targets)
@@ -139,7 +150,7 @@ def encode_snapshot(snapshot: Snapshot) -> bytes:
         The flatbuffer bytes.
     """
     builder = w.new_builder(4096)
-    nodes = sorted(snapshot.nodes, key=lambda n: n.path)
+    nodes = sorted(snapshot.nodes, key=_PATH)
     nodes_off = _nodes_vector(builder, nodes)
     files = sorted(snapshot.manifest_files, key=lambda f: f.manifest_id)
     files_off = w.structs_vector(

@@ -79,13 +79,29 @@ def byte_vectors(items: list[bytes], at: int, nul: bool = False) -> tuple[bytes,
     if len(items) and int(lengths.sum()) > _LONG_ITEMS * len(items):  # one join beats indices
         pads = map(_PADDING.__getitem__, (spans - 4 - lengths).tolist())
         return b"".join(map(_vector, items, pads)), at + starts
+    return _laid_out(np.frombuffer(b"".join(items), dtype=np.uint8), lengths, at, nul)
+
+
+def _laid_out(flat: np.ndarray, lengths: np.ndarray, at: int, nul: int) -> tuple[bytes, np.ndarray]:
+    """Vectors of ``lengths`` bytes taken in turn from ``flat``, laid out from ``at``."""
+    spans = 4 + lengths + nul + (-(lengths + nul) % 4)
+    starts = np.cumsum(spans) - spans
     out = np.zeros(int(spans.sum()), dtype=np.uint8)
     out.view("<u4")[starts // 4] = lengths
-    flat = np.frombuffer(b"".join(items), dtype=np.uint8)
     if len(flat):
         begins = np.cumsum(lengths) - lengths
         out[np.repeat(starts + 4 - begins, lengths) + np.arange(len(flat))] = flat
     return out.tobytes(), at + starts
+
+
+def string_vectors(items: list[str], at: int) -> tuple[bytes, np.ndarray]:
+    """``items`` laid out as flatbuffers strings from block position ``at``, as
+    :func:`byte_vectors` does (ASCII text is encoded once, not item by item)."""
+    joined = "".join(items)
+    if not joined.isascii() or len(joined) > _LONG_ITEMS * len(items):
+        return byte_vectors([item.encode("utf-8") for item in items], at, nul=True)
+    lengths = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
+    return _laid_out(np.frombuffer(joined.encode("ascii"), dtype=np.uint8), lengths, at, 1)
 
 
 _LONG_ITEMS = 32  # mean item length from which ``byte_vectors`` joins items one by one

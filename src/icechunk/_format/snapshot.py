@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .._exceptions import FormatError
 from ._zarr_json import check_zarr_json
 
 
-@dataclass(frozen=True, slots=True)
-class DimensionShape:
-    """Length of one array dimension and of its chunks along it."""
+class DimensionShape(NamedTuple):
+    """Length of one array dimension and of its chunks along it.
+
+    A named tuple, so that the encoder reads the numbers of thousands of shapes at C speed.
+    """
 
     array_length: int
     chunk_length: int
