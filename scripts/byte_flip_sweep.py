@@ -45,7 +45,6 @@ import json
 import logging
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field

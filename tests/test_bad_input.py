@@ -857,9 +857,9 @@ def test_crash_writing_chunk(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> Non
 
 def _real_metadata_files() -> dict[str, tuple[bytes, Any]]:
     """Decompressed flatbuffers of a real snapshot, manifest and transaction log."""
-    from icechunk._format._manifest_decode import decode_manifest
     from icechunk._format._codec_snapshot import decode_snapshot
     from icechunk._format._codec_transaction_log import decode_transaction_log
+    from icechunk._format._manifest_decode import decode_manifest
     from icechunk._format.header import FileType, decode_file
 
     storage = icechunk.in_memory_storage()

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from icechunk._exceptions import FormatError
-from icechunk._format._manifest_decode import decode_manifest
 from icechunk._format._codec_snapshot import decode_snapshot, encode_snapshot
+from icechunk._format._manifest_decode import decode_manifest
 from icechunk._format.header import FileType, decode_file, encode_file
 from icechunk._format.ids import INITIAL_SNAPSHOT_ID, decode_id, encode_id
 from icechunk._format.snapshot import (

@@ -7,9 +7,9 @@ import shutil
 from pathlib import Path
 
 from icechunk._format._codec_manifest import encode_manifest
-from icechunk._format._manifest_decode import decode_manifest
 from icechunk._format._codec_snapshot import decode_snapshot, encode_snapshot
 from icechunk._format._codec_transaction_log import decode_transaction_log, encode_transaction_log
+from icechunk._format._manifest_decode import decode_manifest
 from icechunk._format.header import FileType, decode_file, encode_file, implementation_name
 from icechunk._format.ids import encode_id
 from icechunk._version import IMPLEMENTATION_NAME
