@@ -15,10 +15,9 @@ vectors); then the path strings; then each distinct dimension name once; then ea
 from __future__ import annotations
 
 import functools
-import itertools
 import struct
 from collections.abc import Iterator, Sequence
-from itertools import chain, repeat
+from itertools import chain, count, repeat
 from operator import attrgetter, is_not, itemgetter
 
 import numpy as np
@@ -96,7 +95,7 @@ def _kinds(arrays: list[ArrayNodeData]) -> dict[Kind, np.ndarray]:
         map(_extent_counts, map(_MANIFESTS, arrays)),
     )
     first_of: dict[Kind, int] = {}  # each kind's code: the row where it first appears
-    codes = np.fromiter(map(first_of.setdefault, keys, itertools.count()), np.int64, count=len(arrays))
+    codes = np.fromiter(map(first_of.setdefault, keys, count()), np.int64, count=len(arrays))
     if len(first_of) == 1:
         return {kind: np.arange(len(arrays)) for kind in first_of}
     order = np.argsort(codes, kind="stable")
@@ -163,11 +162,11 @@ def _record(ndim: int, named: bool, extents: tuple[int, ...]) -> np.dtype[np.voi
             ("refs", (ref_table, (m,)), at + 4 + 4 * m),
         ]
     at += 4 + 24 * m
-    for j, count in enumerate(extents):
+    for j, length in enumerate(extents):
         fields.append((f"extents{j}_len", "<u4", at))
-        if count:
-            fields.append((f"extents{j}", ("<u4", (count, 2)), at + 4))
-        at += 4 + 8 * count
+        if length:
+            fields.append((f"extents{j}", ("<u4", (length, 2)), at + 4))
+        at += 4 + 8 * length
     names, formats, offsets = zip(*fields)
     return np.dtype(
         {
@@ -232,11 +231,11 @@ def _records(
         rec["refs"]["id"] = np.frombuffer(ids, dtype="V12").reshape(n, m)
         ext_at = np.array([offsets[f"extents{j}_len"][1] for j in range(m)], dtype=np.int64)
         rec["refs"]["extents"] = (p[:, None] + ext_at) - (refs + 16)
-        for j, count in enumerate(extents):
-            rec[f"extents{j}_len"] = count
-            if count:
+        for j, length in enumerate(extents):
+            rec[f"extents{j}_len"] = length
+            if length:
                 ranges = chain.from_iterable(map(_EXTENTS, map(itemgetter(j), manifests)))
-                rec[f"extents{j}"] = _flat(ranges, np.uint32).reshape(n, count, 2)
+                rec[f"extents{j}"] = _flat(ranges, np.uint32).reshape(n, length, 2)
     return rec.tobytes()
 
 
