@@ -80,7 +80,10 @@ else:
         out["unauthorized"] = "read"
     except Exception as error:
         out["unauthorized"] = "authoriz" in str(error) and "error"
-    print(json.dumps(out))
+    print(json.dumps(out), flush=True)
+    # upstream 1.1.21 now and then aborts (SIGABRT, no message) in interpreter teardown after
+    # the failed reads above, once every result is printed: leave without the teardown
+    os._exit(0)
 """
 
 
